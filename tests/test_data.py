@@ -284,3 +284,23 @@ def test_bigram_follows_its_planted_transition_matrix():
     empirical = counts / counts.sum(1, keepdims=True)
     assert np.abs(empirical - P).max() < 0.05  # ~6,600 transitions per row: sampling error ~0.006
     assert 0 < c.truth["loss_floor_nats"] < math.log(20)
+
+
+def test_split_documents_streams_in_blocks_with_the_asked_fraction():
+    docs = [f"d{i}" for i in range(3000)]
+    flags = [v for v, _ in split_documents(iter(docs), 0.05, seed=9)]
+    assert [d for _, d in split_documents(iter(docs), 0.05, seed=9)] == docs  # order kept, nothing dropped
+    assert sum(flags) == round(0.05 * 1024) * 2 + round(0.05 * 952)
+    assert flags == [v for v, _ in split_documents(iter(docs), 0.05, seed=9)]
+    assert [v for v, _ in split_documents(iter(docs[:2]), 0.05, seed=9)].count(True) == 1  # tiny corpora get one
+
+
+def test_command_line_reports_sizes_and_errors_in_one_line(folder, tmp_path, capsys):
+    from seedling.data.__main__ import main
+
+    assert main(["--data", str(folder), "--vocab", "320", "--n-ctx", "16", "--fresh-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "documents: 40 (train 38, validation 2)" in out and "tokens/s" in out and "tokenizer training:" in out
+    assert main(["--data", str(tmp_path / "nowhere"), "--fresh-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: data source path") and err.count("\n") == 1
