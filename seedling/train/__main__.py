@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -117,10 +116,8 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
     setup_logging(run_dir, args.quiet, dist.rank)
-    if dist.is_main:
-        _write_config(run_dir, cfg)
-        if args.init_from and not resume:
-            _copy_tokenizer(Path(args.init_from), run_dir)
+    if dist.is_main and args.init_from and not resume:
+        _copy_tokenizer(Path(args.init_from), run_dir)
     try:
         data = _prepare_in_rank_order(prepare, cfg, run_dir, dist)
         trainer = Trainer(cfg, run_dir, data, dist=dist, device=device)
@@ -183,12 +180,6 @@ def _make_run_dir(run_dir: Path) -> None:
     except OSError as e:
         raise ConfigError(f"--out {run_dir} is not a writable directory ({e.strerror or e}); "
                           "choose a directory you can write to") from None
-
-
-def _write_config(run_dir: Path, cfg: RunConfig) -> None:
-    tmp = run_dir / ".config.json.tmp"
-    tmp.write_text(cfg.to_json() + "\n")
-    os.replace(tmp, run_dir / "config.json")
 
 
 def _copy_tokenizer(source: Path, run_dir: Path) -> None:

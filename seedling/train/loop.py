@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import random
 import signal
 import threading
@@ -138,6 +139,10 @@ class Trainer:
     def fit(self) -> TrainState:
         st = self.state
         self._wall0 = time.perf_counter() - st.elapsed
+        if self.dist.is_main:  # the resolved config, so the run can always be rebuilt
+            tmp = self.run_dir / ".config.json.tmp"
+            tmp.write_text(self.config.to_json() + "\n")
+            os.replace(tmp, self.run_dir / "config.json")
         self._emit("on_train_start")
         log.info("training %s for %d steps (%s, %s precision, %d rank(s), %s parameters)", self.config.preset,
                  self.total_steps, self.device, self.precision, self.dist.world_size, f"{self.model.num_params():,}")
