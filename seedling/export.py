@@ -25,8 +25,9 @@ from pathlib import Path
 import torch
 
 from seedling.model import GPT
+from seedling.tokenizer import EOT
 
-__all__ = ["eot_token", "hf_config", "hf_state_dict", "save_hf_tokenizer", "to_hf", "main"]
+__all__ = ["hf_config", "hf_state_dict", "save_hf_tokenizer", "to_hf", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +95,16 @@ def to_hf(model: GPT, eot_id: int | None = None):
     return hf.eval()
 
 
-def eot_token(tokenizer) -> str | None:
-    """The end-of-text special token's text: one containing 'endoftext', else the only special one."""
-    specials = [t.content for t in tokenizer.get_added_tokens_decoder().values() if t.special]
-    named = [s for s in specials if "endoftext" in s.lower()]
-    if named:
-        return named[0]
-    return specials[0] if len(specials) == 1 else None
-
-
 def save_hf_tokenizer(tokenizer_json: str | Path, out_dir: str | Path, model_max_length: int) -> str | None:
-    """Write what `AutoTokenizer.from_pretrained(out_dir)` needs; return the end-of-text token."""
+    """Write what `AutoTokenizer.from_pretrained(out_dir)` needs; return the end-of-text token.
+
+    That is tokenizer.json plus tokenizer_config.json naming `PreTrainedTokenizerFast`, with
+    `EOT` as both beginning and end of sequence (GPT-2's convention), when the tokenizer has it.
+    """
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    eot = eot_token(Tokenizer.from_file(str(tokenizer_json)))
+    eot = EOT if Tokenizer.from_file(str(tokenizer_json)).token_to_id(EOT) is not None else None
     tok = PreTrainedTokenizerFast(
         tokenizer_file=str(tokenizer_json), model_max_length=model_max_length, eos_token=eot, bos_token=eot
     )
@@ -127,8 +123,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model, _tokenizer, _cfg = load_run(run_dir, step=step)
     tok_path = run_dir / "tokenizer.json"
-    eot = eot_token(Tokenizer.from_file(str(tok_path)))
-    eot_id = Tokenizer.from_file(str(tok_path)).token_to_id(eot) if eot else None
+    eot_id = Tokenizer.from_file(str(tok_path)).token_to_id(EOT)
     out_dir.mkdir(parents=True, exist_ok=True)
     to_hf(model, eot_id).save_pretrained(str(out_dir))  # config.json, model.safetensors, generation_config.json
     save_hf_tokenizer(tok_path, out_dir, model.cfg.n_ctx)

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, GPT2LMHeadModel
 
 from seedling import GPT, ModelConfig
 from seedling.export import save_hf_tokenizer, to_hf
+from seedling.tokenizer import save_tokenizer, train_tokenizer
 
 
 @pytest.mark.parametrize("init,bias,pad", [("seedling", True, 1), ("gpt2", True, 64), ("seedling", False, 1)])
@@ -29,17 +29,13 @@ def test_exported_model_matches_our_logits(tmp_path, init, bias, pad):
 
 
 def test_exported_tokenizer_loads_offline_and_encodes_the_same(tmp_path):
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["the cat sat on the mat", "a dog and a cat"] * 20, trainer)
-    path = tmp_path / "tokenizer.json"
-    tok.save(str(path))
+    tok = train_tokenizer(["the cat sat on the mat", "a dog and a cat"] * 20, vocab_size=300)
+    path = save_tokenizer(tok, tmp_path / "tokenizer.json")
     out = tmp_path / "hf"
     assert save_hf_tokenizer(path, out, model_max_length=64) == "<|endoftext|>"
     hf_tok = AutoTokenizer.from_pretrained(out, local_files_only=True)
-    text = "the dog sat<|endoftext|>a cat"
+    text = "the dog sat<|endoftext|>a cat, naïve ☕"
     assert hf_tok(text)["input_ids"] == tok.encode(text).ids
+    assert hf_tok.decode(tok.encode(text).ids) == text
     assert hf_tok.eos_token_id == tok.token_to_id("<|endoftext|>") == 0
     assert hf_tok.model_max_length == 64
