@@ -36,9 +36,13 @@ from recorders.store_schema import SCHEMA_VERSION, StoreError, StoreSchemaError,
 
 log = logging.getLogger(__name__)
 
-# Upper bound on one chunk's uncompressed size: a reader that wants one step of a large variable
-# (an attention pattern) decompresses a whole chunk, so huge records get fewer steps per chunk.
+# Chunking along `step`. Small records (a norm: 4 bytes) would make 64-step chunks of a few hundred
+# bytes, thousands of tiny files and slow reads, so chunks hold up to TARGET_CHUNK_BYTES, at most
+# MAX_CHUNK_STEPS steps; a reader that wants one step of a large variable (an attention pattern)
+# decompresses a whole chunk, so no chunk exceeds MAX_CHUNK_BYTES unless one record does.
+TARGET_CHUNK_BYTES = 2**20
 MAX_CHUNK_BYTES = 16 * 2**20
+MAX_CHUNK_STEPS = 1024
 _PARTIAL = re.compile(r"\.[0-9a-f]{32}\.partial$")  # zarr LocalStore's temporary files
 
 
@@ -71,6 +75,18 @@ def fill_value_for(dtype: np.dtype) -> Any:
     if dtype.kind == "O":
         return ""
     return False if dtype.kind == "b" else 0
+
+
+def chunk_steps(record_bytes: int, block_size: int) -> int:
+    """Steps per chunk for records of `record_bytes`: about 1 MiB per chunk, within [block_size, 1024] steps.
+
+    Records too large for block_size steps in 16 MiB get fewer (at least 1).
+
+    >>> chunk_steps(4, 64), chunk_steps(2048, 64), chunk_steps(131072, 64), chunk_steps(2**20, 64)
+    (1024, 512, 64, 16)
+    """
+    lower = max(1, min(block_size, MAX_CHUNK_BYTES // record_bytes))
+    return max(lower, min(MAX_CHUNK_STEPS, TARGET_CHUNK_BYTES // record_bytes))
 
 
 @dataclass
@@ -205,14 +221,13 @@ class ZarrSide:
         group = await self.root.create_group(name, attributes={**dict(attrs), "committed": 0})
         step_attrs = {"long_name": "optimizer step", "units": "steps",
                       "reduction": "optimizer steps completed when the record was taken"}
-        jobs = {"step": group.create_array("step", shape=(0,), chunks=(block_size,), dtype="int64", fill_value=0,
+        jobs = {"step": group.create_array("step", shape=(0,), chunks=(chunk_steps(8, block_size),), dtype="int64", fill_value=0,
                                            dimension_names=["step"], attributes=step_attrs)}
         for var, (shape, meta) in specs.items():
             dtype = meta.numpy_dtype
             record_bytes = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
-            steps_per_chunk = max(1, min(block_size, MAX_CHUNK_BYTES // record_bytes))
             jobs[var] = group.create_array(
-                var, shape=(0, *shape), chunks=(steps_per_chunk, *(max(1, s) for s in shape)),
+                var, shape=(0, *shape), chunks=(chunk_steps(record_bytes, block_size), *(max(1, s) for s in shape)),
                 dtype=_zarr_dtype(meta), fill_value=fill_value_for(dtype),
                 dimension_names=["step", *meta.dims], attributes=meta.array_attrs(),
             )

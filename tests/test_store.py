@@ -105,8 +105,10 @@ def test_blocks_bound_the_number_of_files(tmp_path):
         for step, vals in _records(1000, every=1):
             w.append("attn_entropy", step, vals, ENT)
     files = [p for p in (path / "attn_entropy").rglob("*") if p.is_file()]
-    # 3 arrays x (16 chunks of 64 steps + zarr.json) + the group's zarr.json
-    assert len(files) == 3 * (16 + 1) + 1
+    # 3 arrays x (chunks of 1024 steps for these small records: 1, + zarr.json) + the group's zarr.json;
+    # one-record appends would have made 3 x 1000 chunk files
+    assert len(files) == 3 * (1 + 1) + 1
+    assert zarr.open_array(str(path / "attn_entropy" / "entropy")).chunks == (1024, 2, 3)
     ds = committed_dataset(path, "attn_entropy")
     assert ds.sizes["step"] == 1000 and float(ds["entropy"][-1, 1, 2]) == 999 + 5
 
