@@ -1,0 +1,90 @@
+"""The fixed stimulus set: the same probe sequences at every record step, seeded, stored once.
+
+Three parts, all built from `RecordSpec.seed` so two runs with the same seed see the same stimuli:
+
+- `tokens` (batch, pos): natural sequences, windows taken at evenly spaced offsets from the
+  validation token stream when one is given; without data, uniform random tokens (stated in the
+  `source` attribute).
+- `induction_tokens` (batch, pos): a span of `span` uniform random tokens immediately repeated
+  (positions 0..span-1, then span..2*span-1), the stimulus of the induction score (Olsson et al. 2022).
+- `pattern_tokens` (pos,): one short sequence for the full attention pattern: the first 16 tokens of
+  the first natural item, repeated once, so previous-token, sink and induction heads all show.
+- `sample_pos` (pos,): the positions whose residual vectors `act_sample` keeps, evenly spaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["Probe", "build_probe"]
+
+PATTERN_SPAN = 16
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The stimulus set; token arrays are int64 numpy, moved to the model's device when used."""
+
+    tokens: np.ndarray  # (batch, pos)
+    induction_tokens: np.ndarray  # (batch, 2 * span)
+    span: int
+    pattern_tokens: np.ndarray  # (pattern_len,)
+    sample_pos: np.ndarray  # (n_sample,)
+    source: str  # "validation data" or "uniform random tokens"
+    text: tuple[str, ...] = ()  # decoded `tokens`, when a tokenizer was given
+
+    def tensor(self, name: str, device: torch.device | str) -> torch.Tensor:
+        """One token array as a LongTensor on `device`, with a batch axis."""
+        a = getattr(self, name)
+        return torch.as_tensor(a if a.ndim == 2 else a[None], dtype=torch.long, device=device)
+
+    def static_arrays(self) -> dict[str, np.ndarray]:
+        """What the `probe` group stores (no step dimension)."""
+        out = {
+            "tokens": self.tokens,
+            "induction_tokens": self.induction_tokens,
+            "pattern_tokens": self.pattern_tokens,
+            "sample_pos": self.sample_pos,
+        }
+        if self.text:
+            out["text"] = np.array(self.text, dtype=str)
+        return out
+
+
+def build_probe(
+    n_items: int,
+    length: int,
+    d_vocab: int,
+    seed: int,
+    n_sample: int,
+    val_tokens: np.ndarray | None = None,
+    decode: Callable[[list[int]], str] | None = None,
+) -> Probe:
+    """Build the probe: `n_items` sequences of `length` tokens (>= 4), from `val_tokens` when given.
+
+    `n_sample` positions per item are kept for `act_sample`. The generator is numpy's PCG64 seeded
+    with `seed`, independent of torch's global state (recording never disturbs training's RNG).
+    """
+    if length < 4:
+        raise ValueError(f"probe_len={length} is too short; need at least 4 tokens")
+    rng = np.random.default_rng(seed)
+    if val_tokens is not None and len(val_tokens) >= length + 1:
+        val_tokens = np.asarray(val_tokens, dtype=np.int64)
+        starts = np.linspace(0, len(val_tokens) - length, n_items).astype(np.int64)
+        tokens = np.stack([val_tokens[s : s + length] for s in starts])
+        source = "validation data"
+    else:
+        tokens = rng.integers(0, d_vocab, size=(n_items, length), dtype=np.int64)
+        source = "uniform random tokens"
+    span = length // 2
+    first = rng.integers(0, d_vocab, size=(n_items, span), dtype=np.int64)
+    induction = np.concatenate([first, first], axis=1)
+    head = tokens[0, : min(PATTERN_SPAN, span)]
+    pattern = np.concatenate([head, head])
+    sample_pos = np.unique(np.linspace(0, length - 1, min(n_sample, length)).round().astype(np.int64))
+    text = tuple(decode(row.tolist()) for row in tokens) if decode is not None else ()
+    return Probe(tokens, induction, span, pattern, sample_pos, source, text)
