@@ -5,11 +5,15 @@ Three parts, all built from `RecordSpec.seed` so two runs with the same seed see
 - `tokens` (batch, pos): natural sequences, windows taken at evenly spaced offsets from the
   validation token stream when one is given; without data, uniform random tokens (stated in the
   `source` attribute).
-- `induction_tokens` (batch, pos): a span of `span` uniform random tokens immediately repeated
-  (positions 0..span-1, then span..2*span-1), the stimulus of the induction score (Olsson et al. 2022).
+- `induction_tokens` (batch, pos): a span of `span = pos // 2` uniform random tokens immediately
+  repeated (positions 0..span-1, then span..2*span-1; one more random token when pos is odd), the
+  stimulus of the induction score (Olsson et al. 2022).
 - `pattern_tokens` (pos,): one short sequence for the full attention pattern: the first 16 tokens of
   the first natural item, repeated once, so previous-token, sink and induction heads all show.
-- `sample_pos` (pos,): the positions whose residual vectors `act_sample` keeps, evenly spaced.
+- `sample_pos`: the positions whose residual vectors `act_sample` keeps, evenly spaced.
+
+`pattern_tokens` and `sample_pos` have their own lengths, so the `probe` group keeps them as
+attributes (the dimension vocabulary has one `pos`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from recorders.store import VarMeta
 
 __all__ = ["Probe", "build_probe"]
 
@@ -30,7 +36,7 @@ class Probe:
     """The stimulus set; token arrays are int64 numpy, moved to the model's device when used."""
 
     tokens: np.ndarray  # (batch, pos)
-    induction_tokens: np.ndarray  # (batch, 2 * span)
+    induction_tokens: np.ndarray  # (batch, pos)
     span: int
     pattern_tokens: np.ndarray  # (pattern_len,)
     sample_pos: np.ndarray  # (n_sample,)
@@ -43,17 +49,33 @@ class Probe:
         return torch.as_tensor(a if a.ndim == 2 else a[None], dtype=torch.long, device=device)
 
     def static_arrays(self) -> dict[str, np.ndarray]:
-        """What the `probe` group stores (no step dimension)."""
-        out = {
-            "tokens": self.tokens,
-            "induction_tokens": self.induction_tokens,
-            "pattern_tokens": self.pattern_tokens,
-            "sample_pos": self.sample_pos,
-        }
+        """The arrays the `probe` group stores (no step dimension)."""
+        out = {"tokens": self.tokens, "induction_tokens": self.induction_tokens}
         if self.text:
-            out["text"] = np.array(self.text, dtype=str)
+            out["text"] = np.array(self.text, dtype=object)
         return out
 
+    def static_meta(self) -> dict[str, VarMeta]:
+        """VarMeta for `static_arrays`."""
+        out = {
+            "tokens": VarMeta(("batch", "pos"), "probe tokens", "token id", f"none; source: {self.source}", "int64"),
+            "induction_tokens": VarMeta(
+                ("batch", "pos"), "induction stimulus", "token id",
+                f"none; positions 0..{self.span - 1} repeated at {self.span}..{2 * self.span - 1}", "int64",
+            ),
+        }
+        if self.text:
+            out["text"] = VarMeta(("batch",), "decoded probe text", "text", "none: tokenizer.decode(tokens[b])", "str")
+        return out
+
+    def attrs(self) -> dict[str, object]:
+        """Group attributes of `probe`: the source, the repeat span, the pattern sequence and sample positions."""
+        return {
+            "source": self.source,
+            "span": self.span,
+            "pattern_tokens": self.pattern_tokens.tolist(),
+            "sample_pos": self.sample_pos.tolist(),
+        }
 
 def build_probe(
     n_items: int,
@@ -82,7 +104,8 @@ def build_probe(
         source = "uniform random tokens"
     span = length // 2
     first = rng.integers(0, d_vocab, size=(n_items, span), dtype=np.int64)
-    induction = np.concatenate([first, first], axis=1)
+    tail = rng.integers(0, d_vocab, size=(n_items, length - 2 * span), dtype=np.int64)  # one token when odd
+    induction = np.concatenate([first, first, tail], axis=1)
     head = tokens[0, : min(PATTERN_SPAN, span)]
     pattern = np.concatenate([head, head])
     sample_pos = np.unique(np.linspace(0, length - 1, min(n_sample, length)).round().astype(np.int64))

@@ -83,9 +83,12 @@ class ActSampleRecorder(GroupRecorder):
     def variables(self, model, probe) -> dict[str, VarMeta]:
         return {
             site: VarMeta(("batch", "pos", "d_model"), f"residual stream {site}", "activation units",
-                          "none: vectors at the sample positions (probe/sample_pos)", dtype=np.float16)
+                          "none: vectors at the sample positions (probe/sample_pos)", dtype="float16")
             for site in residual_sites(model.cfg.n_layers)
         }
+
+    def group_attrs(self, probe):
+        return super().group_attrs(probe) | {"sample_pos": probe.sample_pos.tolist()}
 
     def hooks(self):
         def keep(x: torch.Tensor, name: str) -> None:

@@ -101,8 +101,8 @@ class HeadScoresRecorder(_PerHeadRecorder):
             "induction": A.induction_score(pattern, self.span),
         }
 
-    def group_attrs(self):
-        return super().group_attrs() | {"span": self.span}
+    def group_attrs(self, probe):
+        return super().group_attrs(probe) | {"span": self.span}
 
 
 class AttnPatternRecorder(GroupRecorder):
@@ -119,9 +119,12 @@ class AttnPatternRecorder(GroupRecorder):
         return {
             "pattern": VarMeta(
                 ("layer", "head_index", "query_pos", "key_pos"), "attention pattern", "probability",
-                "none: A[h, i, j] for the single pattern sequence", dtype=np.float16,
+                "none: A[h, i, j] for the single pattern sequence", dtype="float16",
             )
         }
+
+    def group_attrs(self, probe):
+        return super().group_attrs(probe) | {"tokens": probe.pattern_tokens.tolist()}
 
     def hooks(self):
         def keep(pattern: torch.Tensor, name: str) -> None:

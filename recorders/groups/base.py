@@ -62,14 +62,14 @@ class GroupRecorder:
     def measure(self, ctx: RecordContext) -> dict[str, np.ndarray] | None:
         raise NotImplementedError
 
-    def group_attrs(self) -> dict[str, Any]:
+    def group_attrs(self, probe: Probe) -> dict[str, Any]:
         """Attributes written on the group (besides those the store writes)."""
         return {"description": self.description}
 
 
 def scalar(long_name: str, units: str, reduction: str, **attrs: Any) -> VarMeta:
     """A variable with one value per record (dims after step: none)."""
-    return VarMeta((), long_name, units, reduction, attrs=attrs or None)
+    return VarMeta((), long_name, units, reduction, attrs=attrs)
 
 
 def per_head(long_name: str, units: str, reduction: str, by_item: bool = False) -> VarMeta:

@@ -76,8 +76,8 @@ class OptimRecorder(GroupRecorder):
     def variables(self, model, probe) -> dict[str, VarMeta]:
         return {
             "lr": scalar("learning rate", "1", "value used by the optimizer step"),
-            "tokens": VarMeta((), "tokens seen", "tokens", "cumulative training tokens", dtype=np.int64),
+            "tokens": VarMeta((), "tokens seen", "tokens", "cumulative training tokens", dtype="int64"),
         }
 
     def measure(self, ctx: RecordContext) -> dict[str, np.ndarray]:
-        return {"lr": to_numpy(float(ctx.state.lr)), "tokens": np.asarray(int(ctx.state.tokens), dtype=np.int64)}
+        return {"lr": to_numpy(float(ctx.state.lr)), "tokens": np.asarray(int(ctx.state.tokens), dtype="int64")}

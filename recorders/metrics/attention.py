@@ -8,8 +8,6 @@ store's `reduction` attribute).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 __all__ = ["entropy", "entropy_normalized", "previous_token_score", "first_token_score", "induction_score"]
@@ -98,7 +96,3 @@ def _entropy_per_query(pattern: torch.Tensor) -> torch.Tensor:
     p = pattern.double()
     return -(p * p.clamp_min(1e-300).log()).sum(-1)
 
-
-def log_visible(T: int) -> float:
-    """ln T: the largest possible entropy of query T-1 (for plots that show the ceiling)."""
-    return math.log(T)

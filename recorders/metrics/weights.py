@@ -11,7 +11,7 @@ import re
 
 import torch
 
-__all__ = ["head_matrices", "frobenius_by_site", "spectral_by_site", "sigma_max", "stable_rank"]
+__all__ = ["head_matrices", "frobenius_by_site", "spectral_sites", "spectral_by_site"]
 
 _QKV = re.compile(r"^(blocks\.\d+\.attn)\.qkv\.weight$")
 _OUT = re.compile(r"^(blocks\.\d+\.attn)\.out\.weight$")
@@ -51,27 +51,6 @@ def frobenius_by_site(params: dict[str, torch.Tensor], n_heads: int) -> dict[str
     return out
 
 
-def sigma_max(w: torch.Tensor) -> torch.Tensor:
-    """Largest singular value `s_1 = ||W||_2` of a matrix; units of W. Implementation level.
-
-    >>> float(sigma_max(torch.diag(torch.tensor([3.0, 1.0]))))
-    3.0
-    """
-    return torch.linalg.matrix_norm(w.detach().double(), ord=2).float()
-
-
-def stable_rank(w: torch.Tensor) -> torch.Tensor:
-    """Stable rank `||W||_F^2 / ||W||_2^2`, dimensionless, in [1, rank W]. Implementation level.
-
-    Rudelson & Vershynin 2007; a smooth lower bound on the rank.
-
-    >>> float(stable_rank(torch.eye(4)))
-    4.0
-    """
-    w = w.detach().double()
-    return (torch.linalg.matrix_norm(w) ** 2 / torch.linalg.matrix_norm(w, ord=2) ** 2).float()
-
-
 def spectral_sites(params: dict[str, torch.Tensor], n_heads: int) -> dict[str, torch.Tensor]:
     """The matrices whose spectra are recorded: W_Q/W_K/W_V (d_model x d_model, all heads), W_O, MLP weights."""
     sites: dict[str, torch.Tensor] = {}
@@ -87,7 +66,16 @@ def spectral_sites(params: dict[str, torch.Tensor], n_heads: int) -> dict[str, t
 
 
 def spectral_by_site(params: dict[str, torch.Tensor], n_heads: int) -> dict[str, torch.Tensor]:
-    """`<site>.sigma_max` and `<site>.stable_rank` (scalars) for each matrix of `spectral_sites`."""
+    """`<site>.sigma_max` and `<site>.stable_rank` (scalars) for each matrix of `spectral_sites`.
+
+    sigma_max = s_1 = ||W||_2, the largest singular value (units of W); stable rank =
+    ||W||_F^2 / ||W||_2^2 = sum_k s_k^2 / s_1^2, dimensionless, in [1, rank W] (Rudelson & Vershynin
+    2007). Implementation level. One SVD per matrix, in float64.
+
+    >>> s = spectral_by_site({"blocks.0.mlp.fc_in.weight": torch.diag(torch.tensor([3.0, 1.0]))}, n_heads=1)
+    >>> [round(float(v), 4) for v in s.values()]
+    [3.0, 1.1111]
+    """
     out: dict[str, torch.Tensor] = {}
     for site, w in spectral_sites(params, n_heads).items():
         s = torch.linalg.svdvals(w.detach().double())
