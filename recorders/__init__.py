@@ -1,19 +1,22 @@
-"""Training-time recorders and the record store: `Recorder`, `parse_spec`, `StoreWriter`, `VarMeta`.
+"""Training-time recorders and the record store writer; names load lazily so `import recorders.store` needs no torch."""
 
-Imports are lazy so that `import recorders.store` (the workbench's reader side) never pulls torch.
-"""
+from importlib import import_module
 
-from __future__ import annotations
+# public name -> module that defines it; imported on first access (PEP 562), so that reading a
+# store never pulls in torch through the recorders that measure the model.
+_LAZY = {
+    "Recorder": "recorders.recorder",
+    "RecordSpec": "recorders.spec",
+    "parse_spec": "recorders.spec",
+    "StoreWriter": "recorders.store",
+    "VarMeta": "recorders.store",
+    "committed_dataset": "recorders.store",
+}
 
-import importlib
-from typing import Any
-
-__all__ = ["Recorder", "parse_spec", "RecordSpec"]
-
-_LAZY = {"Recorder": "recorders.recorder", "parse_spec": "recorders.spec", "RecordSpec": "recorders.spec"}
+__all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'recorders' has no attribute {name!r}")
