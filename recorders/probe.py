@@ -5,7 +5,8 @@ Three parts, all built from `RecordSpec.seed` so two runs with the same seed see
 - `tokens` (batch, pos): natural sequences, windows taken at evenly spaced offsets from the
   validation token stream when one is given; without data, uniform random tokens (stated in the
   `source` attribute).
-- `induction_tokens` (batch, pos): a span of `span = pos // 2` uniform random tokens immediately
+- `induction_tokens` (batch, pos): a span of `span = pos // 2` random tokens (uniform over the
+  token ids that occur in the validation data, or over the vocabulary without data) immediately
   repeated (positions 0..span-1, then span..2*span-1; one more random token when pos is odd), the
   stimulus of the induction score (Olsson et al. 2022).
 - `pattern_tokens` (pos,): one short sequence for the full attention pattern: the first 16 tokens of
@@ -98,13 +99,17 @@ def build_probe(
         val_tokens = np.asarray(val_tokens, dtype=np.int64)
         starts = np.linspace(0, len(val_tokens) - length, n_items).astype(np.int64)
         tokens = np.stack([val_tokens[s : s + length] for s in starts])
+        # Random tokens come from the tokens the data uses: a synthetic corpus may use 256 of 2048
+        # ids, and untrained embeddings would hide an induction head that works on real tokens.
+        alphabet = np.unique(val_tokens)
         source = "validation data"
     else:
-        tokens = rng.integers(0, d_vocab, size=(n_items, length), dtype=np.int64)
+        alphabet = np.arange(d_vocab, dtype=np.int64)
+        tokens = rng.choice(alphabet, size=(n_items, length))
         source = "uniform random tokens"
     span = length // 2
-    first = rng.integers(0, d_vocab, size=(n_items, span), dtype=np.int64)
-    tail = rng.integers(0, d_vocab, size=(n_items, length - 2 * span), dtype=np.int64)  # one token when odd
+    first = rng.choice(alphabet, size=(n_items, span))
+    tail = rng.choice(alphabet, size=(n_items, length - 2 * span))  # one token when length is odd
     induction = np.concatenate([first, first, tail], axis=1)
     head = tokens[0, : min(PATTERN_SPAN, span)]
     pattern = np.concatenate([head, head])

@@ -15,8 +15,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from recorders.capture import collect
 from recorders.groups import GroupRecorder, RecordContext, build_groups
 from recorders.probe import Probe, build_probe
@@ -32,9 +30,9 @@ class Recorder:
     """Subscriber that measures the model at record steps. Raises ValueError (one line) for a malformed spec.
 
     `url`: where the store lives (any URL zarr and fsspec accept); default RUN_DIR/records.zarr.
-    `val_tokens` and `decode`: a validation token stream and a decoder for natural probe sequences;
-    without them the natural probe is seeded random tokens. Without `decode`, `state.tokenizer`
-    (when it has `.decode`) is used.
+    `data`: the run's prepared data (`seedling.data.PreparedData`: `.val` token ids and
+    `.tokenizer`); the natural probe sequences are windows of its validation split, and their text
+    is stored. Without it the natural probe is seeded random tokens.
     """
 
     def __init__(
@@ -42,14 +40,12 @@ class Recorder:
         spec: str,
         run_dir: Path | str,
         url: str | None = None,
-        val_tokens: np.ndarray | None = None,
-        decode: Any = None,
+        data: Any = None,
         block_size: int = 64,
     ) -> None:
         self.spec: RecordSpec = parse_spec(spec)
         self.url = url if url is not None else str(Path(run_dir) / "records.zarr")
-        self.val_tokens = val_tokens
-        self.decode = decode
+        self.data = data
         self.block_size = block_size
         self.probe: Probe | None = None
         self.groups: list[GroupRecorder] = []
@@ -100,19 +96,19 @@ class Recorder:
 
     # ---- internals ------------------------------------------------------------------------
     def _build_probe(self, cfg: Any, state: Any) -> Probe:
-        decode = self.decode
-        tokenizer = getattr(state, "tokenizer", None)
-        if decode is None and tokenizer is not None and hasattr(tokenizer, "decode"):
-            decode = tokenizer.decode
+        val = getattr(self.data, "val", None)
+        tokenizer = getattr(self.data, "tokenizer", None) or getattr(state, "tokenizer", None)
+        decode = tokenizer.decode if val is not None and hasattr(tokenizer, "decode") else None
         length = min(self.spec.probe_len or cfg.n_ctx, cfg.n_ctx)
         return build_probe(self.spec.probe, length, cfg.d_vocab, self.spec.seed, self.spec.sample,
-                           val_tokens=self.val_tokens, decode=decode)
+                           val_tokens=val, decode=decode)
 
     def _record(self, state: Any) -> None:
         records = collect(self.groups, RecordContext(state.model, self.probe, state))
         for g in self.groups:
             if g.group in records:
-                self.writer.append(g.group, int(state.step), records[g.group], self.meta[g.group])
+                self.writer.append(g.group, int(state.step), records[g.group], self.meta[g.group],
+                                   attrs=g.group_attrs(self.probe))
 
 
 def _spec_attrs(spec: RecordSpec) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """Parse the `--record` spec: which steps record, which groups, and how large the probe batch is.
 
-Grammar: comma- or semicolon-free `key=value` items separated by spaces or `;`, or the single word
-`off`. Keys:
+Grammar: `key=value` items separated by spaces or `;`, or the single word `off`. Keys:
 
 - `every=N` records at step 0 and every multiple of N; `every=log:N` records at step 0, at the
   powers of two 1, 2, 4, ... below N, then at every multiple of N (dense early, when most changes).
@@ -44,7 +43,7 @@ class RecordSpec:
     what: tuple[str, ...] = GROUPS
     probe: int = 8  # probe items (sequences)
     probe_len: int | None = None  # None: the model's context length
-    sample: int = 16  # probe tokens per item kept in act_sample
+    sample: int = 8  # probe positions per item kept in act_sample (bounds the store: see docs/recorders.md)
     seed: int = 0  # seeds the probe selection and the random-token induction sequence
 
     def is_record_step(self, step: int) -> bool:

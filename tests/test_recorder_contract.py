@@ -18,8 +18,7 @@ from recorders.capture import collect
 from recorders.groups import RecordContext, build_groups
 from recorders.probe import build_probe
 from recorders.spec import GROUPS
-from recorders.store import VarMeta
-from recorders.store_schema import DIMENSIONS
+from recorders.store import DIMENSIONS, VarMeta
 from seedling.config import preset
 from seedling.model import GPT
 
