@@ -90,13 +90,15 @@ def change_points(steps, y, model: str = "mean", penalty: float | None = None, m
     return pd.DataFrame(rows, columns=["step", "index", "before", "after"])
 
 
-def plateaus(steps, y, rel_slope: float = 0.05, min_records: int = 5, window: int = 11) -> pd.DataFrame:
+def plateaus(steps, y, rel_slope: float = 0.05, min_records: int = 5, window: int = 11,
+             max_gap: int = 3) -> pd.DataFrame:
     """Plateaus: stretches where the smoothed trajectory is nearly flat.
 
     A record is flat if ``|dy/dstep| * (last step - first step) / (max y - min y) < rel_slope``: at that
     rate, the whole run would move y by less than ``rel_slope`` of its observed range. Runs of at least
     ``min_records`` flat records are reported with ``start_step``, ``end_step``, ``level`` (median of y),
-    ``n_records``. Slopes come from a Savitzky-Golay smooth (``window``). Units: steps; level in units of y.
+    ``n_records``. Slopes come from a Savitzky-Golay smooth (``window``); gaps of up to ``max_gap``
+    non-flat records inside a plateau (noise) are closed. Units: steps; level in units of y.
     For the original Seedling run this finds the late plateau of the loss near 4.64.
     """
     t = _as_1d(steps, "steps")
@@ -108,6 +110,10 @@ def plateaus(steps, y, rel_slope: float = 0.05, min_records: int = 5, window: in
         return pd.DataFrame([{"start_step": t[0], "end_step": t[-1], "level": float(v[0]), "n_records": len(v)}])
     slope = np.gradient(savgol(v, window), t)
     flat = np.abs(slope) * span / yrange < rel_slope
+    idx = np.nonzero(flat)[0]
+    for a, b in zip(idx[:-1], idx[1:]):
+        if 1 < b - a <= max_gap + 1:
+            flat[a:b] = True
     rows = []
     i = 0
     while i < len(v):

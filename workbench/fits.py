@@ -121,7 +121,9 @@ def fit_logistic(steps, y) -> FitResult:
     """Fit ``y(t) = lo + (hi - lo) / (1 + exp(-(t - t_mid) / width))``: a sigmoid rise (or fall).
 
     Units: ``lo`` and ``hi`` in units of y, ``t_mid`` (the midpoint of the transition) and ``width``
-    in steps; the rise from 12% to 88% of its height takes ``4 * width`` steps.
+    in steps; the rise from 12% to 88% of its height takes ``4 * width`` steps. ``t_mid`` is kept inside
+    the recorded steps and ``width`` below the recorded span, so a flat or noisy series cannot be
+    explained by a huge sigmoid far outside the data.
     Level: algorithmic when y is a head score. Used for the onset of an induction head.
     """
     t, v = _as_1d(steps, "steps"), _as_1d(y)
@@ -134,5 +136,5 @@ def fit_logistic(steps, y) -> FitResult:
     t_mid = float(t[cross[0]]) if len(cross) else float(t[len(t) // 2])
     p0 = [lo, hi, t_mid, span / 20]
     return _fit("logistic", "y(t) = lo + (hi - lo) / (1 + exp(-(t - t_mid) / width))", _logistic, t, v, p0,
-                ([-np.inf, -np.inf, t[0] - span, span * 1e-4], [np.inf, np.inf, t[-1] + span, span * 10]),
+                ([-np.inf, -np.inf, t[0], span * 1e-4], [np.inf, np.inf, t[-1], span]),
                 ["lo", "hi", "t_mid", "width"])

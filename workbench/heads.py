@@ -38,7 +38,7 @@ def classify_heads(scores: xr.Dataset | dict, thresholds: dict | None = None) ->
     missing = [k for k in need if k not in scores]
     if missing:
         raise MissingMetricError(f"head roles need head scores {', '.join(missing)}; record the head_scores group")
-    ind, prev, first = (xr.DataArray(scores[k]) if not isinstance(scores[k], xr.DataArray) else scores[k] for k in need)
+    prev, first, ind = (xr.DataArray(scores[k]) if not isinstance(scores[k], xr.DataArray) else scores[k] for k in need)
     role = xr.full_like(ind, "other", dtype=object)
     if "entropy_normalized" in scores:
         role = xr.where(scores["entropy_normalized"] >= th["broad"], "broad", role)
@@ -142,9 +142,11 @@ def onset_with_ci(steps, score, method: str = "bootstrap", n_boot: int = 200, le
         raise WorkbenchError(f"method must be 'delta' or 'bootstrap', got {method!r}")
     fit = fit_logistic(t, y)
     p = fit.params
-    if p["hi"] - p["lo"] < min_rise:
+    rise = float(fit.predict(t[-1]) - fit.predict(t[0]))  # the fitted change within the recorded steps
+    if rise < min_rise:
         raise WorkbenchError(
-            f"the score rises by only {p['hi'] - p['lo']:.3f} (< {min_rise}); no onset to estimate: train longer"
+            f"the score rises by only {rise:.3f} over the recorded steps (< {min_rise}); no onset to estimate: "
+            "train longer or record a score that rises"
         )
     z = float(stats.norm.ppf(0.5 + level / 2))
     mid, w = p["t_mid"], p["width"]
