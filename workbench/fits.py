@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from workbench.errors import WorkbenchError, require_length
 from workbench.smoothing import _as_1d
@@ -114,7 +114,7 @@ def fit_exponential(steps, loss) -> FitResult:
 
 
 def _logistic(t, lo, hi, t_mid, width):
-    return lo + (hi - lo) / (1 + np.exp(-(t - t_mid) / width))
+    return lo + (hi - lo) * special.expit((t - t_mid) / width)  # expit: no overflow far from t_mid
 
 
 def fit_logistic(steps, y) -> FitResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,17 +123,23 @@ class RunData:
         return sorted(zarr.open_group(str(self.store_path), mode="r").group_keys())
 
     def group(self, name: str) -> xr.Dataset:
-        """One group as a Dataset with ``step`` as coordinate, cut to its committed records."""
+        """One group as a Dataset with ``step`` as coordinate, cut to its committed records.
+
+        Arrays are opened one by one (lazily) and cut to the group's ``committed`` attribute, because
+        ``xarray.open_zarr`` refuses a group whose arrays differ in length, as they do for a moment
+        during every append by a running writer and for good after a writer was killed.
+        """
         self._require_store()
         if name not in self.groups:
             raise MissingMetricError(
                 f"group {name!r} was not recorded in {self.store_path}; recorded groups: {', '.join(self.groups) or 'none'}"
             )
-        ds = xr.open_zarr(str(self.store_path), group=name, consolidated=False)
-        if "step" in ds.dims:
-            committed = int(ds.attrs.get("committed", ds.sizes["step"]))
-            ds = ds.isel(step=slice(0, committed))
-        return ds
+        for attempt in range(5):
+            ds = _open_committed(self.store_path, name)
+            if ds is not None:
+                return ds
+            time.sleep(0.05 * (attempt + 1))  # the writer cut the group back between marker and arrays
+        raise MissingMetricError(f"group {name!r} of {self.store_path} kept changing while being read; try again")
 
     def variable(self, group: str, name: str) -> xr.DataArray:
         """One variable of a group, e.g. ``run.variable("head_scores", "induction")``."""
@@ -167,6 +174,25 @@ class RunData:
     def steps(self, group: str) -> np.ndarray:
         """The committed record steps of a group."""
         return self.group(group)["step"].values
+
+
+def _open_committed(store_path: Path, name: str) -> xr.Dataset | None:
+    """The first ``committed`` records of a group (None if some array is shorter: the writer is cutting back)."""
+    from xarray.backends import ZarrStore
+
+    zs = ZarrStore.open_group(str(store_path), group=name, mode="r", consolidated=False, zarr_format=3)
+    try:
+        attrs = dict(zs.get_attrs())
+        variables = zs.get_variables()
+    finally:
+        zs.close()
+    committed = attrs.get("committed")
+    if committed is not None:
+        if any(v.sizes.get("step", committed) < committed for v in variables.values()):
+            return None
+        variables = {k: (v.isel(step=slice(0, int(committed))) if "step" in v.dims else v) for k, v in variables.items()}
+    ds = xr.decode_cf(xr.Dataset(dict(variables), attrs=attrs), decode_times=False, decode_timedelta=False)
+    return ds
 
 
 def open_run(run_dir: str | Path) -> RunData:
