@@ -81,7 +81,8 @@ def fit_power_law(steps, loss) -> FitResult:
     """Fit ``L(t) = c + a * t^(-b)`` (power law with an irreducible offset ``c``).
 
     Units: ``a`` in loss units * steps^b, ``b`` dimensionless (the exponent), ``c`` in loss units
-    (the loss the curve approaches). Records at step 0 are dropped (t^-b is infinite there).
+    (the loss the curve approaches), bounded to ``0 <= c <= min L`` (a cross-entropy cannot be negative,
+    and the curve approaches it from above). Records at step 0 are dropped (t^-b is infinite there).
     Level: computational. Citation: Kaplan et al. (2020), "Scaling laws for neural language models";
     Hoffmann et al. (2022) for the offset form.
     """
@@ -89,11 +90,11 @@ def fit_power_law(steps, loss) -> FitResult:
     keep = t > 0
     t, y = t[keep], y[keep]
     require_length(len(y), 5, "a power-law fit")
-    c0 = y.min() - 0.05 * np.ptp(y) - 1e-6
+    c0 = max(y.min() - 0.05 * np.ptp(y), 0.5 * y.min())
     slope, icpt = np.polyfit(np.log(t), np.log(np.clip(y - c0, 1e-12, None)), 1)
     p0 = [float(np.exp(icpt)), float(max(-slope, 1e-3)), float(c0)]
     return _fit("power_law", "L(t) = c + a * t^(-b)", _power, t, y, p0,
-                ([0, 0, -np.inf], [np.inf, 10, np.inf]), ["a", "b", "c"])
+                ([0, 0, 0], [np.inf, 10, max(float(y.min()), 1e-12)]), ["a", "b", "c"])
 
 
 def _expo(t, a, tau, c):
