@@ -58,7 +58,10 @@ def make_run(path: Path, n_records: int = 41, every: int = 50, n_layers: int = 2
     root = zarr.open_group(str(path / "records.zarr"), mode="w", zarr_format=3)
     root.attrs.update(schema_version=schema_version, package_version="0.1.0", config={"model": {"n_layer": n_layers}})
     rows = n_records + extra_rows
-    pad = (lambda a: np.concatenate([a, a[-extra_rows:]]) if extra_rows else a)
+
+    def pad(a):  # rows past the commit marker, as a writer leaves them mid-append
+        return np.concatenate([a, a[-extra_rows:]]) if extra_rows else a
+
     n_commit = n_records if committed is None else committed
 
     def group(name, variables):
