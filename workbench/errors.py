@@ -23,7 +23,7 @@ class TooFewRecordsError(WorkbenchError):
     """An analysis needs more records (steps, seeds, probe items) than the data hold."""
 
 
-def require_length(n: int, minimum: int, what: str, how: str = "record more often (e.g. --record-every smaller)") -> None:
+def require_length(n: int, minimum: int, what: str, how: str = "record more often (python -m seedling.train ... --record every=N with a smaller N)") -> None:
     """Raise TooFewRecordsError unless ``n >= minimum``; ``what`` names the analysis."""
     if n < minimum:
         raise TooFewRecordsError(f"{what} needs at least {minimum} records but got {n}; {how}")
