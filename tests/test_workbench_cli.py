@@ -46,7 +46,8 @@ def test_report_is_self_contained_html_with_seed_reliability(tmp_path):
     text = out.read_text()
     assert text.count('class="plotly-graph-div"') >= 4 and "Plotly" in text and "<script src=" not in text
     for needle in ("Induction phase change detected", "ICC(2,1) absolute agreement", "Spearman-Brown",
-                   "Kornblith et al. 2019", "Shrout &amp; Fleiss 1979", "Loss across seeds"):
+                   "Kornblith et al. 2019", "Shrout &amp; Fleiss 1979", "Loss across seeds", "Lead-lag of the entropy",
+                   "Heads clustered by the shape"):
         assert needle in text, needle
     assert len(seeds) == 3
 

@@ -72,7 +72,9 @@ def make_run(path: Path, n_records: int = 41, every: int = 50, n_layers: int = 2
         g.attrs.update(committed=n_commit, long_name=name)
 
     hd = ("layer", "head_index")
-    group("loss", {"train_loss": (loss, (), "training loss", "nats"), "probe_loss": (loss + 0.02, (), "probe loss", "nats"),
+    train_loss = loss.copy()
+    train_loss[0] = np.nan  # as the recorder writes it: no training step has been taken at step 0
+    group("loss", {"train_loss": (train_loss, (), "training loss", "nats"), "probe_loss": (loss + 0.02, (), "probe loss", "nats"),
                    "icl_score": (icl, (), "in-context learning score", "nats")})
     group("head_scores", {"previous_token": (prev, hd, "previous-token score", "probability"),
                           "first_token": (first, hd, "first-token score", "probability"),

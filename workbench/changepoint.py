@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import WorkbenchError, require_length
-from workbench.smoothing import _as_1d, savgol
+from workbench.smoothing import finite_pairs, savgol
 
 
 class _Costs:
@@ -54,8 +54,7 @@ def change_points(steps, y, model: str = "mean", penalty: float | None = None, m
     ``before`` and ``after`` (segment means), sorted by step. Units: steps; levels in units of y.
     Citation: Scott & Knott (1974); Killick, Fearnhead & Eckley (2012) for penalised costs.
     """
-    t = _as_1d(steps, "steps")
-    v = _as_1d(y)
+    t, v = finite_pairs(steps, y)
     if model not in ("mean", "linear"):
         raise WorkbenchError(f"model must be 'mean' or 'linear', got {model!r}")
     require_length(len(v), 2 * min_size, "change-point detection")
@@ -101,8 +100,7 @@ def plateaus(steps, y, rel_slope: float = 0.05, min_records: int = 5, window: in
     non-flat records inside a plateau (noise) are closed. Units: steps; level in units of y.
     For the original Seedling run this finds the late plateau of the loss near 4.64.
     """
-    t = _as_1d(steps, "steps")
-    v = _as_1d(y)
+    t, v = finite_pairs(steps, y)
     require_length(len(v), max(min_records, 5), "plateau detection")
     span = t[-1] - t[0]
     yrange = np.ptp(v)

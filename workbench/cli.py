@@ -14,7 +14,7 @@ def _report(args: argparse.Namespace) -> int:
     from workbench.run import open_runs
 
     runs = open_runs(args.run_dirs)
-    path = write_report(runs, args.out, bootstrap=not args.fast)
+    path = write_report(runs, args.out, bootstrap=not args.fast, spectra=not args.no_spectra)
     print(f"wrote {path} ({len(runs)} run(s))")
     return 0
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories, or a directory holding seed runs")
     r.add_argument("--out", required=True, metavar="REPORT.html", help="path of the HTML file to write")
     r.add_argument("--fast", action="store_true", help="delta-method CIs instead of the (slower) block bootstrap")
+    r.add_argument("--no-spectra", action="store_true", help="skip weight spectra (they read checkpoints with torch)")
     r.set_defaults(func=_report)
 
     e = sub.add_parser("export", help="write tidy long-format tables (csv or parquet)",

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from workbench.errors import WorkbenchError, require_length
-from workbench.smoothing import _as_1d
+from workbench.smoothing import finite_pairs
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def fit_power_law(steps, loss) -> FitResult:
     Level: computational. Citation: Kaplan et al. (2020), "Scaling laws for neural language models";
     Hoffmann et al. (2022) for the offset form.
     """
-    t, y = _as_1d(steps, "steps"), _as_1d(loss, "loss")
+    t, y = finite_pairs(steps, loss, "loss")
     keep = t > 0
     t, y = t[keep], y[keep]
     require_length(len(y), 5, "a power-law fit")
@@ -107,7 +107,7 @@ def fit_exponential(steps, loss) -> FitResult:
     Units: ``a`` and ``c`` in loss units, ``tau`` in steps (the time constant; the half-life is
     ``tau ln 2``). Level: computational. A common alternative to the power law; compare by ``aic``.
     """
-    t, y = _as_1d(steps, "steps"), _as_1d(loss, "loss")
+    t, y = finite_pairs(steps, loss, "loss")
     require_length(len(y), 5, "an exponential fit")
     p0 = [float(y[0] - y[-1]) or 1.0, float(max((t[-1] - t[0]) / 5, 1e-6)), float(y[-1])]
     return _fit("exponential", "L(t) = c + a * exp(-t / tau)", _expo, t, y, p0,
@@ -127,7 +127,7 @@ def fit_logistic(steps, y) -> FitResult:
     explained by a huge sigmoid far outside the data.
     Level: algorithmic when y is a head score. Used for the onset of an induction head.
     """
-    t, v = _as_1d(steps, "steps"), _as_1d(y)
+    t, v = finite_pairs(steps, y)
     require_length(len(v), 6, "a logistic fit")
     span = max(t[-1] - t[0], 1e-12)
     k = max(3, len(v) // 10)

@@ -12,7 +12,7 @@ from scipy import stats
 
 from workbench.errors import MissingMetricError, WorkbenchError, require_length
 from workbench.fits import fit_logistic
-from workbench.smoothing import _as_1d, savgol
+from workbench.smoothing import _as_1d, finite_pairs, savgol
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def onset_with_ci(steps, score, method: str = "bootstrap", n_boot: int = 200, le
     which keeps the autocorrelation of consecutive records that the Wald interval ignores; percentile
     interval. Units: optimizer steps. Level: algorithmic. Raises if the score rises by less than ``min_rise``.
     """
-    t, y = _as_1d(steps, "steps"), _as_1d(score, "score")
+    t, y = finite_pairs(steps, score, "score")
     if method not in ("delta", "bootstrap"):
         raise WorkbenchError(f"method must be 'delta' or 'bootstrap', got {method!r}")
     fit = fit_logistic(t, y)
@@ -227,14 +227,15 @@ def induction_phase_change(steps, induction, loss=None, icl=None, min_rise: floa
     icl_change = None
     if icl is not None:
         v = _as_1d(icl, "icl score")
-        before, after = v[t <= a], v[t >= b]
+        before, after = v[(t <= a) & np.isfinite(v)], v[(t >= b) & np.isfinite(v)]
         if len(before) and len(after):
             icl_change = float(np.median(after) - np.median(before))
     ratio = None
     if loss is not None:
         L = _as_1d(loss, "loss")
-        inside = (t >= a) & (t <= b)
-        prior = (t >= a - (b - a)) & (t < a)
+        ok = np.isfinite(L)
+        inside = (t >= a) & (t <= b) & ok
+        prior = (t >= a - (b - a)) & (t < a) & ok
         if inside.sum() >= 2 and prior.sum() >= 2:
             rate_in = -np.polyfit(t[inside], L[inside], 1)[0]
             rate_before = -np.polyfit(t[prior], L[prior], 1)[0]

@@ -14,10 +14,14 @@ import xarray as xr
 from plotly.offline import get_plotlyjs
 
 from workbench.cka import cka_to_final
+from workbench.clustering import cluster_trajectories
+from workbench.crosscorr import lagged_xcorr
 from workbench.errors import WorkbenchError
 from workbench.findings import Findings, find, head_scores, loss_trajectory
+from workbench.heads import trajectory_summary
 from workbench.reliability import head_table_across_seeds, icc, seed_bands, split_half
 from workbench.run import RunData
+from workbench.spectral import spectra_over_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,12 @@ METHODS = [
      "CI: moving-block residual bootstrap (percentile) or delta method", "Olsson et al. 2022; Kuensch 1989"),
     ("Phase change", "sharp rise (4w <= 35% of training) and ICL score (loss at 0.9T minus 0.1T) falls across it",
      "Olsson et al. 2022"),
+    ("Trajectory summary", "onset = first step 10% of the way from initial to final; half-life = 50% of the way", ""),
+    ("Clustering", "z-scored trajectories, Euclidean (= correlation) distance, Ward linkage", "Ward 1963"),
+    ("Lead-lag", "r_k = corr(dx_t, dy_{t+k}) on first differences; 95% band 1.96/sqrt(n)", "Box & Jenkins 1976"),
+    ("Weight spectra", "alpha = 1 + n / sum ln(lambda_i / lambda_min) on the tail of eig(W^T W / N), tail start by "
+     "minimum KS distance; effective rank exp(-sum p ln p), p = s / sum s",
+     "Clauset et al. 2009; Martin & Mahoney 2021; Roy & Vetterli 2007"),
     ("Linear CKA", "||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F) on column-centred activations", "Kornblith et al. 2019"),
     ("Seed bands", "mean +- t_{0.975,k-1} sd / sqrt(k) over k seeds", "seeds as independent replications"),
     ("ICC", "ICC(2,1) = (MSR-MSE)/(MSR+(k-1)MSE+k(MSC-MSE)/n); ICC(3,1) = (MSR-MSE)/(MSR+(k-1)MSE); "
@@ -118,6 +128,57 @@ def _cka_section(run: RunData) -> str:
     return _fig(fig, "Linear CKA of the residual stream with the final record", ylab="CKA")
 
 
+def _dynamics_section(run: RunData) -> str:
+    """Per-head growth parameters, clusters of entropy trajectories, and whether entropy falls before the loss."""
+    out = []
+    if "head_scores" in run.groups:
+        summ = trajectory_summary(run.variable("head_scores", "induction"))
+        out.append("<p>Induction score per head: growth parameters (largest change first).</p>"
+                   + _table(summ.sort_values("change", ascending=False).head(8)))
+    if "attn_entropy" not in run.groups:
+        return "\n".join(out) + _note("attn_entropy not recorded: entropy clusters and lead-lag need it")
+    ent = run.variable("attn_entropy", "entropy").load()
+    try:
+        cl = cluster_trajectories(ent, n_clusters=3)
+        out.append("<p>Heads clustered by the shape of their entropy trajectory (z-scored, Ward linkage):</p>"
+                   + _table(cl.groupby("cluster").apply(lambda g: ", ".join(
+                       f"L{r.layer}H{r.head_index}" for r in g.itertuples()), include_groups=False)
+                       .rename("heads").reset_index()))
+        drop = (ent.isel(step=0) - ent.isel(step=-1))
+        li, hi = np.unravel_index(int(np.argmax(drop.values)), drop.shape)
+        _, ls, lv = loss_trajectory(run)
+        loss = xr.DataArray(lv, dims="step", coords={"step": ls}).reindex(step=ent["step"]).values
+        ok = np.isfinite(loss)  # the training loss does not exist at step 0
+        head = ent.isel(layer=li, head_index=hi).values[ok]
+        loss = loss[ok]
+        if len(loss) >= 8:
+            xc = lagged_xcorr(head, loss, max_lag=min(5, len(head) // 4), steps=ent["step"].values)
+            out.append(f"<p>Lead-lag of the entropy of L{li}H{hi} (largest entropy drop) and the loss, on first "
+                       f"differences: peak r = {xc.attrs['peak_r']:.2f} at lag {xc.attrs['peak_lag']} records "
+                       f"(positive: entropy changes first; |r| beyond {xc.attrs['bound']:.2f} is outside the 95% "
+                       "band of no correlation).</p>")
+    except WorkbenchError as e:
+        out.append(_note(str(e)))
+    return "\n".join(out)
+
+
+def _spectral_section(run: RunData, max_checkpoints: int = 6) -> str:
+    """Heavy-tail exponent and effective rank of the attention matrices at up to ``max_checkpoints`` checkpoints."""
+    cps = run.checkpoints
+    if not cps:
+        return _note("no checkpoints: weight spectra need RUN_DIR/checkpoints/step_*.pt")
+    pick = [cps[int(i)] for i in np.unique(np.linspace(0, len(cps) - 1, min(max_checkpoints, len(cps))).round())]
+    try:
+        df = spectra_over_checkpoints(pick, include=r".*(attn\.qkv|attn\.out|mlp\.fc_in|mlp\.fc_out)\.weight$")
+    except (WorkbenchError, ImportError, RuntimeError) as e:
+        return _note(f"weight spectra unavailable: {e}")
+    fig = go.Figure([go.Scatter(x=g["step"], y=g["alpha"], mode="lines+markers", name=m)
+                     for m, g in df.groupby("matrix")])
+    table = df[df["step"] == df["step"].max()][["matrix", "sigma_max", "stable_rank", "effective_rank", "alpha",
+                                                 "alpha_se", "n_tail"]]
+    return _fig(fig, "Heavy-tail exponent alpha of weight matrices", ylab="alpha") + _table(table)
+
+
 def _reliability_section(runs: list[RunData]) -> str:
     if len(runs) < 2:
         return _note("one run: seed bands and ICCs need runs over several seeds (python -m seedling.train --seeds 3)")
@@ -162,8 +223,8 @@ def _split_half_section(run: RunData) -> str:
     return _table(pd.DataFrame(rows))
 
 
-def build_report(runs: list[RunData], bootstrap: bool = True) -> str:
-    """The report as one HTML string (plotly.js inlined: opens offline)."""
+def build_report(runs: list[RunData], bootstrap: bool = True, spectra: bool = True) -> str:
+    """The report as one HTML string (plotly.js inlined: opens offline). ``spectra`` reads checkpoints (torch)."""
     if not runs:
         raise WorkbenchError("the report needs at least one run directory")
     body = []
@@ -172,7 +233,10 @@ def build_report(runs: list[RunData], bootstrap: bool = True) -> str:
         body.append(f"<h2>Run {html.escape(run.name)}</h2><p><code>{html.escape(str(run.path))}</code></p>")
         body.append("<h3>Loss</h3>" + _loss_section(f))
         body.append("<h3>Heads (algorithmic level)</h3>" + _heads_section(run, f))
+        body.append("<h3>Head dynamics</h3>" + _dynamics_section(run))
         body.append("<h3>Representations (implementation level)</h3>" + _cka_section(run))
+        if spectra:
+            body.append("<h3>Weight spectra (implementation level)</h3>" + _spectral_section(run))
         body.append("<h3>Split-half reliability of probe metrics</h3>" + _split_half_section(run))
         body += [_note(n) for n in f.notes]
     body.append("<h2>Reliability across seeds</h2>" + _reliability_section(runs))
@@ -184,10 +248,10 @@ def build_report(runs: list[RunData], bootstrap: bool = True) -> str:
                                body="\n".join(body))
 
 
-def write_report(runs: list[RunData], out: str | Path, bootstrap: bool = True) -> Path:
+def write_report(runs: list[RunData], out: str | Path, bootstrap: bool = True, spectra: bool = True) -> Path:
     """Build the report and write it to ``out`` (written to a temporary file first, so a failure loses nothing)."""
     out = Path(out)
-    text = build_report(runs, bootstrap=bootstrap)
+    text = build_report(runs, bootstrap=bootstrap, spectra=spectra)
     tmp = out.with_suffix(out.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)

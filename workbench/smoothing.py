@@ -15,6 +15,18 @@ def _as_1d(y, name: str = "y") -> np.ndarray:
     return arr
 
 
+def finite_pairs(steps, y, what: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, y)`` as 1-D float arrays without the records where either is NaN or infinite.
+
+    Stores hold NaN where a value does not exist yet (e.g. the training loss at step 0, before any step).
+    """
+    t, v = _as_1d(steps, "steps"), _as_1d(y, what)
+    if len(t) != len(v):
+        raise WorkbenchError(f"steps ({len(t)}) and {what} ({len(v)}) must have the same length")
+    keep = np.isfinite(t) & np.isfinite(v)
+    return t[keep], v[keep]
+
+
 def savgol(y, window: int = 11, polyorder: int = 2) -> np.ndarray:
     """Savitzky-Golay smoothing: a least-squares polynomial of degree ``polyorder`` fitted in a sliding window.
 
@@ -25,6 +37,8 @@ def savgol(y, window: int = 11, polyorder: int = 2) -> np.ndarray:
     Assumes roughly even record spacing (true for recorders with a fixed ``every``).
     """
     arr = _as_1d(y)
+    if not np.isfinite(arr).all():
+        raise WorkbenchError("Savitzky-Golay smoothing needs finite values; drop NaN records first (finite_pairs)")
     require_length(len(arr), polyorder + 2, f"Savitzky-Golay smoothing of degree {polyorder}")
     window = min(int(window), len(arr) if len(arr) % 2 else len(arr) - 1)
     window = max(window, polyorder + 1 + (polyorder % 2 == 0))
