@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": a folder of that name beside the entry file puts streamlit in its legacy multipage
+# mode, which ignores st.navigation.
+PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="Seedling Workbench", layout="wide")
 st.navigation({

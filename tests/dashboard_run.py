@@ -101,7 +101,7 @@ def write_store(store: Path, steps: np.ndarray, n_layers: int, n_heads: int, n_c
     _write_group(store, "act_sample", sample, steps)
     half = n_ctx // 2
     tokens = np.concatenate([rng.integers(0, 500, (n_batch, half))] * 2, axis=1)
-    text = np.array([[f"t{tok}" for tok in row] for row in tokens])
+    text = np.array([[f"t{tok}" for tok in row] for row in tokens], dtype=object)  # variable-length strings
     _write_group(store, "probe", {"tokens": (("batch", "pos"), tokens), "text": (("batch", "pos"), text)},
                  None, {"repeat_length": half})
 

@@ -32,7 +32,7 @@ def app(runs: Path, page: str, monkeypatch) -> AppTest:
     monkeypatch.setattr(sys, "argv", ["dashboards/app.py", "--runs", str(runs)])
     at = AppTest.from_file(APP, default_timeout=60)
     if page != "overview":
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"app_pages/{page}.py")
     return at.run()
 
 
@@ -116,3 +116,10 @@ def test_new_records_change_the_cache_key(tmp_path):
     new_sig = data.signature(run)
     assert new_sig != sig
     assert data.load_metrics(str(run), new_sig)["step"].max() == 999
+
+
+def test_server_binds_to_localhost_by_default():
+    import tomllib
+
+    config = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
+    assert tomllib.loads(config.read_text())["server"]["address"] == "127.0.0.1"
