@@ -130,13 +130,24 @@ def load_pattern(run_dir: str, step: int, sig: tuple) -> np.ndarray | None:
     return ds["pattern"].sel(step=step).values.astype(np.float32)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def load_acts_at_step(run_dir: str, step: int, sites: tuple[str, ...], sig: tuple) -> dict[str, np.ndarray]:
+    """Residual-stream samples of each site at one step, each reshaped to (batch * pos, d_model), float32."""
+    ds = open_group(Path(run_dir), "act_sample")
+    if ds is None:
+        return {}
+    at = ds.sel(step=step)
+    return {s: at[s].values.astype(np.float32).reshape(-1, at[s].shape[-1]) for s in sites if s in at}
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
-def load_act_sample(run_dir: str, site: str, sig: tuple) -> xr.DataArray | None:
-    """One residual-stream sample variable (step, batch, pos, d_model) as float32."""
+def load_act_item_means(run_dir: str, site: str, sig: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+    """(steps, means): each probe item's residual stream averaged over positions, (step, batch, d_model)."""
     ds = open_group(Path(run_dir), "act_sample")
     if ds is None or site not in ds:
         return None
-    return ds[site].astype(np.float32).load()
+    values = ds[site].values  # one read of the whole variable; the result kept is small
+    return ds["step"].values.astype(int), values.astype(np.float32).mean(axis=2)
 
 
 def probe_tokens(run_dir: str, sig: tuple, item: int = 0) -> list[str]:

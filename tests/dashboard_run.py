@@ -24,7 +24,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _write_group(store: Path, name: str, data_vars: dict, steps: np.ndarray | None, attrs: dict | None = None) -> None:
     coords = {"step": steps} if steps is not None else {}
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs or {})
-    ds.to_zarr(store, group=name, mode="w", consolidated=False, zarr_format=3)
+    # Blocks of 64 records along step, as the store writer appends them.
+    encoding = {v: {"chunks": (min(64, ds[v].shape[0]),) + ds[v].shape[1:]} for v in ds.data_vars
+                if steps is not None and ds[v].dims[:1] == ("step",)}
+    ds.to_zarr(store, group=name, mode="w", consolidated=False, zarr_format=3, encoding=encoding)
     if steps is not None:
         zarr.open_group(store / name, mode="r+").attrs["committed"] = int(len(steps))
 

@@ -37,18 +37,17 @@ def representations(run: str, sig: tuple) -> None:
     sites = sorted((s for s in sample.data_vars if SAMPLE_RE.match(str(s))), key=lambda s: int(SAMPLE_RE.match(s)[1]))
     if not ui.need(sites, "blocks.{l}.hook_resid_post samples"):
         return
-    acts = {s: data.load_act_sample(run, s, sig) for s in sites}
-    steps = [int(v) for v in acts[sites[0]]["step"].values]
+    steps = [int(v) for v in sample["step"].values]
     step = nearest_step(np.array(steps), st.select_slider("Step for CKA", steps, value=steps[-1], key="cka_step"))
-    reps = [acts[s].sel(step=step).values.reshape(-1, acts[s].shape[-1]) for s in sites]
-    labels = [f"layer {SAMPLE_RE.match(s)[1]}" for s in sites]
-    ui.chart(similarity_matrix(cka_matrix(reps), labels, f"Linear CKA between layers at step {step}"), "cka",
-             [cka_matrix, similarity_matrix], name="cka")
+    reps = data.load_acts_at_step(run, step, tuple(sites), sig)
+    labels = [f"layer {SAMPLE_RE.match(s)[1]}" for s in reps]
+    ui.chart(similarity_matrix(cka_matrix(list(reps.values())), labels, f"Linear CKA between layers at step {step}"),
+             "cka", [cka_matrix, similarity_matrix], name="cka")
     site = st.selectbox("Layer for PCA paths", sites, index=len(sites) - 1, key="pca_site")
-    per_item = acts[site].mean("pos").values  # (step, batch, d_model): each probe item's mean residual
+    item_steps, per_item = data.load_act_item_means(run, site, sig)  # (step, batch, d_model)
     points, explained = pca_trajectories(per_item)
     names = [f"probe item {i}" for i in range(points.shape[0])]
-    ui.chart(trajectory_2d(points, steps, names, f"PCA of {site} over training", explained), "pca",
+    ui.chart(trajectory_2d(points, item_steps, names, f"PCA of {site} over training", explained), "pca",
              [pca_trajectories, trajectory_2d], name="pca")
 
 

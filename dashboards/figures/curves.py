@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboards.figures.prep import thin
+
 TEMPLATE = "plotly_white"
+MAX_POINTS = 1500  # per line; see prep.thin
 
 
 def _layout(fig: go.Figure, title: str, x_label: str, y_label: str, log_y: bool = False) -> go.Figure:
@@ -28,6 +31,7 @@ def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log
     """
     fig = go.Figure()
     steps = metrics[metrics["event"] == "step"] if "event" in metrics else metrics
+    steps = steps.iloc[thin(len(steps), MAX_POINTS)]
     evals = metrics[metrics["event"] == "eval"] if "event" in metrics else metrics.iloc[0:0]
     if x == "tokens" and "tokens" in steps and not evals.empty:
         evals = evals.drop(columns=["tokens"], errors="ignore").merge(steps[["step", "tokens"]], on="step", how="left")
@@ -49,6 +53,7 @@ def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log
 def lines(table: pd.DataFrame, title: str, y_label: str, log_y: bool = False, x_label: str = "step") -> go.Figure:
     """One line per column of `table` (index: the x values, e.g. step)."""
     fig = go.Figure()
+    table = table.iloc[thin(len(table), MAX_POINTS)]
     for col in table.columns:
         fig.add_trace(go.Scatter(x=table.index, y=table[col], name=str(col), mode="lines"))
     return _layout(fig, title, x_label, y_label, log_y)
@@ -58,6 +63,7 @@ def overlay_runs(series: dict[str, pd.Series], title: str, y_label: str, log_y: 
     """The same statistic from several runs on one set of axes (run name -> series indexed by step)."""
     fig = go.Figure()
     for name, s in series.items():
+        s = s.iloc[thin(len(s), MAX_POINTS)]
         fig.add_trace(go.Scatter(x=s.index, y=s.values, name=name, mode="lines"))
     return _layout(fig, title, "step", y_label, log_y)
 

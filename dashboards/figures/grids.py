@@ -11,12 +11,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboards.figures.prep import thin
+
 TEMPLATE = "plotly_white"
 MAX_FRAMES = 120  # playback frames; more makes the page heavy without showing more
+MAX_COLUMNS = 400  # steps drawn in a site x step heatmap; see prep.thin
+MAX_PATH_POINTS = 500  # steps drawn per path in a 2-D trajectory
 
 
 def site_step_heatmap(table: pd.DataFrame, title: str, units: str = "", log_color: bool = False) -> go.Figure:
-    """Rows: sites; columns: steps; colour: the value (log10 of it when `log_color`)."""
+    """Rows: sites; columns: steps (at most MAX_COLUMNS, evenly spaced); colour: the value (log10 when `log_color`)."""
+    table = table.iloc[:, thin(table.shape[1], MAX_COLUMNS)]
     z = table.to_numpy(dtype=float)
     if log_color:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -60,7 +65,7 @@ def head_grid_playback(values: np.ndarray, steps: Sequence[int], title: str, uni
     """
     values = np.asarray(values, dtype=float)
     steps = np.asarray(steps)
-    idx = np.unique(np.linspace(0, len(steps) - 1, min(MAX_FRAMES, len(steps))).round().astype(int))
+    idx = thin(len(steps), MAX_FRAMES)
     zrange = (float(np.nanmin(values)), float(np.nanmax(values)))
     fig = head_grid(values[idx[0]], title, units, zrange)
     fig.frames = [go.Frame(data=[go.Heatmap(z=values[i])], name=str(int(steps[i]))) for i in idx]
@@ -110,7 +115,11 @@ def similarity_matrix(matrix: np.ndarray, labels: Sequence[str], title: str) -> 
 
 def trajectory_2d(points: np.ndarray, steps: Sequence[int], names: Sequence[str], title: str,
                   explained: Sequence[float] = ()) -> go.Figure:
-    """Paths in a 2-D projection, one per name: `points` has shape (name, step, 2); colour follows step."""
+    """Paths in a 2-D projection, one per name: `points` has shape (name, step, 2); colour follows step.
+
+    At most MAX_PATH_POINTS steps are drawn per path (evenly spaced; see prep.thin)."""
+    idx = thin(len(steps), MAX_PATH_POINTS)
+    points, steps = np.asarray(points)[:, idx], np.asarray(steps)[idx]
     fig = go.Figure()
     for k, name in enumerate(names):
         fig.add_trace(go.Scatter(x=points[k, :, 0], y=points[k, :, 1], mode="lines+markers", name=str(name),

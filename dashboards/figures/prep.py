@@ -125,3 +125,14 @@ def align_runs(series: dict[str, pd.Series]) -> pd.DataFrame:
     """Runs' series on their common steps (columns: runs); steps missing from any run are dropped."""
     table = pd.DataFrame(series)
     return table.dropna()
+
+
+def thin(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most `max_points` evenly spaced items out of `n`, always keeping the first and last.
+
+    Charts draw at most a few thousand points per line: more are invisible at screen width and make
+    the browser slow. The data and downloads keep every record.
+    """
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
