@@ -1,0 +1,171 @@
+"""Synthetic corpora with a planted structure whose truth is known, generated as token ids.
+
+`data.source` is `synthetic:KIND` or `synthetic:KIND?key=value&key=value`. Every sequence is one
+document of exactly `n_ctx` symbols preceded by EOT, so each (n_ctx + 1)-token training window is
+one whole document: `EOT s_1 ... s_n_ctx`. Symbols are drawn from an alphabet of `vocab` symbols
+"t0".."t{vocab-1}"; the tokenizer is a real `tokenizers` WordLevel tokenizer over them (id i is
+"t{i}", EOT is id `vocab`), so decoded batches read as "t17 t4 t301 ...".
+
+KIND = `induction` (the setting where induction heads form; Olsson et al. 2022):
+    span length s ~ Uniform{span_min..span_max}; the sequence is r_1..r_p, a_1..a_s, a_1..a_s
+    with p = n_ctx - 2s and every r, a drawn uniformly and independently from the alphabet.
+    Known truth: within the second copy, a_{j+1} follows from "find the earlier a_j and copy what
+    came after it" (prefix matching); no other position is predictable. Floor of the mean
+    next-token loss: about (n_ctx - E[s] + 1) / n_ctx * ln(vocab) nats.
+    Options (defaults): vocab (256), span_min (n_ctx // 4), span_max (n_ctx // 2), or span (sets
+    both), n (4096 training sequences), seed (data.split_seed).
+
+KIND = `bigram` (a planted previous-token dependency):
+    a Markov chain: s_1 is uniform; s_{t+1} ~ P[s_t, :], where each row of P puts Dirichlet(1)
+    weights on `fanout` successors chosen at random. Known truth: P itself (returned as
+    `truth["transition"]`), and the exact floor of the mean next-token loss (`loss_floor_nats`):
+    (ln vocab + sum_{t=1}^{n_ctx-1} u P^{t-1} h) / n_ctx, with u uniform and h_i the entropy of row i.
+    Options (defaults): vocab (256), fanout (4), n (4096), seed (data.split_seed).
+
+Validation sequences come from the same process with a different stream of random numbers; their
+number is max(2, round(n * data.val_fraction)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer, models, pre_tokenizers
+
+from seedling.data.errors import DataError
+from seedling.tokenizer import EOT
+
+__all__ = ["SyntheticCorpus", "generate_synthetic", "parse_synthetic", "symbol_tokenizer"]
+
+_DEFAULTS: dict[str, dict[str, int | None]] = {
+    "induction": {"vocab": 256, "span_min": None, "span_max": None, "span": None, "n": 4096, "seed": None},
+    "bigram": {"vocab": 256, "fanout": 4, "n": 4096, "seed": None},
+}
+
+
+@dataclass
+class SyntheticCorpus:
+    """Generated train/val token ids (EOT-separated), the tokenizer, and the planted truth."""
+
+    kind: str
+    params: dict[str, int]
+    train: np.ndarray
+    val: np.ndarray
+    tokenizer: Tokenizer
+    eot_id: int
+    n_documents: tuple[int, int]
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_synthetic(spec: str) -> tuple[str, dict[str, int]]:
+    """`synthetic:induction?span=32` -> ("induction", {"span": 32}); unknown kinds or keys are errors."""
+    body = spec.removeprefix("synthetic:")
+    kind, _, query = body.partition("?")
+    if kind not in _DEFAULTS:
+        raise DataError(f"synthetic source kind {kind!r} is not known; accepted: {', '.join('synthetic:' + k for k in _DEFAULTS)}")
+    options: dict[str, int] = {}
+    for item in filter(None, query.split("&")):
+        key, eq, value = item.partition("=")
+        if key not in _DEFAULTS[kind] or not eq:
+            raise DataError(f"option {item!r} of {spec!r} is not accepted; accepted keys: {', '.join(_DEFAULTS[kind])} (as key=integer)")
+        try:
+            options[key] = int(value)
+        except ValueError:
+            raise DataError(f"option {key}={value!r} of {spec!r} is not an integer") from None
+        if options[key] < 0 or (key != "seed" and options[key] == 0):
+            raise DataError(f"option {key}={value} of {spec!r} must be a positive integer")
+    return kind, options
+
+
+def symbol_tokenizer(vocab: int) -> Tokenizer:
+    """WordLevel tokenizer: "t{i}" -> i for i < vocab, EOT -> vocab; whitespace separates symbols."""
+    words = {f"t{i}": i for i in range(vocab)} | {EOT: vocab}
+    tok = Tokenizer(models.WordLevel(words, unk_token=EOT))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.add_special_tokens([EOT])
+    return tok
+
+
+def generate_synthetic(spec: str, n_ctx: int, d_vocab: int, val_fraction: float, split_seed: int) -> SyntheticCorpus:
+    """Generate the corpus named by `spec` for windows of `n_ctx` (+1) tokens (see module docstring)."""
+    kind, options = parse_synthetic(spec)
+    p: dict[str, Any] = {k: v for k, v in _DEFAULTS[kind].items()} | options
+    p["seed"] = split_seed if p["seed"] is None else p["seed"]
+    if p["vocab"] + 1 > d_vocab:
+        raise DataError(f"{spec}: alphabet of {p['vocab']} symbols + EOT = {p['vocab'] + 1} tokens exceeds model.d_vocab={d_vocab}; "
+                        f"lower vocab (e.g. {spec.partition('?')[0]}?vocab={d_vocab - 1}) or raise model.d_vocab")
+    n_val = max(2, round(p["n"] * val_fraction))
+    train_rng, val_rng, truth_rng = (np.random.default_rng([p["seed"], i]) for i in range(3))
+    if kind == "induction":
+        if p["span"] is not None:
+            p["span_min"] = p["span_max"] = p["span"]
+        p["span_min"] = p["span_min"] or max(1, n_ctx // 4)
+        p["span_max"] = p["span_max"] or n_ctx // 2
+        p.pop("span")
+        if not 1 <= p["span_min"] <= p["span_max"] <= n_ctx // 2:
+            raise DataError(f"{spec}: need 1 <= span_min <= span_max <= n_ctx/2 = {n_ctx // 2}; got {p['span_min']}..{p['span_max']}")
+        train, val = (_induction(rng, n, n_ctx, p["vocab"], p["span_min"], p["span_max"]) for rng, n in ((train_rng, p["n"]), (val_rng, n_val)))
+        mean_s = (p["span_min"] + p["span_max"]) / 2
+        truth = {"loss_floor_nats": (n_ctx - mean_s + 1) / n_ctx * math.log(p["vocab"])}
+    else:
+        transition = _sparse_transition(truth_rng, p["vocab"], min(p["fanout"], p["vocab"]))
+        train, val = (_markov(rng, transition, n, n_ctx) for rng, n in ((train_rng, p["n"]), (val_rng, n_val)))
+        truth = {"transition": transition, "loss_floor_nats": _markov_floor(transition, n_ctx)}
+    eot = p["vocab"]
+    return SyntheticCorpus(kind, p, _with_eot(train, eot), _with_eot(val, eot), symbol_tokenizer(p["vocab"]), eot,
+                           (p["n"], n_val), truth)
+
+
+def _with_eot(seqs: np.ndarray, eot: int) -> np.ndarray:
+    """(n, n_ctx) symbols -> flat [EOT, seq_1..., EOT, seq_2...], so windows are whole documents."""
+    out = np.concatenate([np.full((len(seqs), 1), eot, seqs.dtype), seqs], axis=1)
+    return out.reshape(-1)
+
+
+def _induction(rng: np.random.Generator, n: int, n_ctx: int, vocab: int, span_min: int, span_max: int) -> np.ndarray:
+    seqs = rng.integers(0, vocab, size=(n, n_ctx), dtype=np.int64)
+    spans = rng.integers(span_min, span_max + 1, size=n)
+    for row, s in zip(seqs, spans):
+        start = n_ctx - 2 * s  # the random prefix r_1..r_p fills the positions before it
+        row[start + s:] = row[start:start + s]
+    return seqs.astype(np.uint16 if vocab < 65535 else np.uint32)
+
+
+def _sparse_transition(rng: np.random.Generator, vocab: int, fanout: int) -> np.ndarray:
+    P = np.zeros((vocab, vocab))
+    for i in range(vocab):
+        P[i, rng.choice(vocab, size=fanout, replace=False)] = rng.dirichlet(np.ones(fanout))
+    return P
+
+
+def _markov(rng: np.random.Generator, P: np.ndarray, n: int, n_ctx: int) -> np.ndarray:
+    # Each row's successors and their cumulative probabilities: sampling compares against a few
+    # numbers per step instead of the whole row.
+    fanout = int((P > 0).sum(axis=1).max())
+    succ = np.argsort(-P, axis=1, kind="stable")[:, :fanout]
+    cdf = np.cumsum(np.take_along_axis(P, succ, axis=1), axis=1)
+    cdf[:, -1] = 1.0  # guard against rounding: every row ends exactly at 1
+    seqs = np.empty((n, n_ctx), dtype=np.int64)
+    seqs[:, 0] = rng.integers(0, len(P), size=n)
+    u = rng.random((n, n_ctx))
+    rows = np.arange(n)
+    for t in range(1, n_ctx):  # vectorised over sequences: inverse-CDF sampling of each next state
+        prev = seqs[:, t - 1]
+        k = np.minimum((u[:, t, None] > cdf[prev]).sum(axis=1), fanout - 1)
+        seqs[rows, t] = succ[prev, k]
+    return seqs.astype(np.uint16 if len(P) < 65535 else np.uint32)
+
+
+def _markov_floor(P: np.ndarray, n_ctx: int) -> float:
+    """Exact expected loss (nats/token) of the true model on one window: see the module docstring."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(P > 0, P * np.log(P), 0.0).sum(axis=1)
+    d = np.full(len(P), 1.0 / len(P))
+    total = math.log(len(P))
+    for _ in range(1, n_ctx):
+        total += float(d @ h)
+        d = d @ P
+    return total / n_ctx
