@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="where to write the JSON results (default: benchmarks/results/latest.json)")
     p.add_argument("--quick", action="store_true", help="a ~1-minute smoke run: small cases, 2 repetitions")
     p.add_argument("--compile", action="store_true", help="also time torch.compile(ours) in the train benchmark")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads in every case (default: torch's own, the cores available); "
+                        "1 steadies timings on a machine shared with other jobs")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     a = p.parse_args(argv)
     if a.list:
@@ -41,10 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.repeat is not None and a.repeat < 1:
         print(f"error: --repeat={a.repeat} must be a positive integer", file=sys.stderr)
         return 2
+    if a.threads is not None and a.threads < 1:
+        print(f"error: --threads={a.threads} must be a positive integer", file=sys.stderr)
+        return 2
     out = Path(a.json)
-    opts = Options(quick=a.quick, repeat=a.repeat, compile=a.compile)
+    opts = Options(quick=a.quick, repeat=a.repeat, compile=a.compile, threads=a.threads)
     doc = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "argv": sys.argv[1:], "options": vars(a), "machine": machine_info(), "benchmarks": {}}
+    if a.threads is not None:
+        doc["machine"]["torch_threads"] = a.threads
     t0 = time.perf_counter()
     for name in a.names or list(REGISTRY):
         print(f"[{time.perf_counter() - t0:6.1f} s] {name} ...", flush=True)

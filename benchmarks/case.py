@@ -59,15 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--quick", action="store_true", help="smoke-test sizes and repetitions")
     b.add_argument("--repeat", type=int, default=None, help="repetitions per case (default: the benchmark's own)")
     b.add_argument("--compile", action="store_true", help="also time torch.compile variants")
+    b.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's own)")
     t = sub.add_parser("train-steps", help="a few training steps of one model alone")
     t.add_argument("size", help="tiny, mid or seedling")
     t.add_argument("kind", choices=["ours", "ours_fused", "ref"], help="which model (and optimizer) to train")
     t.add_argument("--steps", type=int, default=2, help="training steps to run (default 2)")
     t.add_argument("--quick", action="store_true", help="use the size's smaller quick batch")
+    t.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's own)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if a.threads is not None:
+        import torch
+
+        torch.set_num_threads(a.threads)
     if a.what == "bench":
-        result = bench(a.name, Options(quick=a.quick, repeat=a.repeat, compile=a.compile))
+        result = bench(a.name, Options(quick=a.quick, repeat=a.repeat, compile=a.compile, threads=a.threads))
     else:
         result = train_steps(a.size, a.kind, a.steps, a.quick)
     with open(a.out, "w") as f:

@@ -42,6 +42,14 @@ class Options:
     quick: bool = False  # a smoke run: fewer and smaller cases, fewer repetitions
     repeat: int | None = None  # repetitions per case; None: the benchmark's own default
     compile: bool = False  # also time torch.compile variants (slow to compile on CPU)
+    threads: int | None = None  # torch intra-op threads; None: torch's default (the cores available)
+
+    def case_args(self) -> list[str]:
+        """The flags that pass these options on to `python -m benchmarks.case`."""
+        args = ["--quick"] if self.quick else []
+        args += ["--compile"] if self.compile else []
+        args += ["--repeat", str(self.repeat)] if self.repeat is not None else []
+        return args + (["--threads", str(self.threads)] if self.threads is not None else [])
 
     def reps(self, default: int, quick: int = 2) -> int:
         if self.repeat is not None:

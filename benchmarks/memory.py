@@ -22,6 +22,7 @@ def run(opts: Options) -> list[Row]:
         res = {}
         for kind in ("ours", "ref"):
             args = ["train-steps", name, kind, "--steps", "2"] + (["--quick"] if opts.quick else [])
+            args += ["--threads", str(opts.threads)] if opts.threads is not None else []
             res[kind] = run_python_case(args, timeout=300)
         (o, o_peak), (r, r_peak) = res["ours"], res["ref"]
         label = f"{name} (B={o['batch']}, T={o['n_ctx']})"

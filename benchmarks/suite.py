@@ -29,9 +29,7 @@ TIMEOUT_S = {"quick": 300, "full": 900}
 
 def run_benchmark(name: str, opts: Options) -> dict[str, Any]:
     """Run one benchmark in a fresh process; its rows, status, wall time and peak RSS (MiB)."""
-    args = ["bench", name] + (["--quick"] if opts.quick else []) + (["--compile"] if opts.compile else [])
-    if opts.repeat is not None:
-        args += ["--repeat", str(opts.repeat)]
+    args = ["bench", name, *opts.case_args()]
     t0 = time.perf_counter()
     try:
         result, peak = run_python_case(args, timeout=TIMEOUT_S["quick" if opts.quick else "full"])
