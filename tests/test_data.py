@@ -328,3 +328,15 @@ def test_slow_corpus_is_extracted_once_then_read_back(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         list(_extracted_once(interrupted, other)())
     assert not other.exists()  # a half extraction is never saved
+
+
+def test_induction_echo_and_skip_options_plant_their_dependencies():
+    echo = generate_synthetic("synthetic:induction?echo=40&n=500", 64, 2048, 0.05, 0).train.reshape(500, 65)[:, 1:]
+    same = (echo[:, 2:] == echo[:, :-2]).mean()
+    assert 0.35 < same < 0.5  # 40% planted, plus chance matches and copies
+    c = generate_synthetic("synthetic:induction?skip=3&vocab=50&n=200&span=8", 64, 2048, 0.05, 0)
+    seqs = c.train.reshape(200, 65)[:, 1:].astype(int)
+    pairs = {(a, b) for row in seqs[:, : 64 - 16] for a, b in zip(row[:-2], row[2:])}  # prefix only
+    assert max(sum(1 for a, _ in pairs if a == s) for s in range(50)) <= 3  # at most 3 successors two ahead
+    with pytest.raises(DataError, match="echo=101 is a percentage"):
+        generate_synthetic("synthetic:induction?echo=101", 64, 2048, 0.05, 0)
