@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 
 # Chunking along `step`. Small records (a norm: 4 bytes) would make 64-step chunks of a few hundred
 # bytes, thousands of tiny files and slow reads, so chunks hold up to TARGET_CHUNK_BYTES, at most
-# MAX_CHUNK_STEPS steps; a reader that wants one step of a large variable (an attention pattern)
-# decompresses a whole chunk, so no chunk exceeds MAX_CHUNK_BYTES unless one record does.
-TARGET_CHUNK_BYTES = 2**20
+# MAX_CHUNK_STEPS steps. Not more: each block rewrites the partly filled chunk it lands in (read,
+# decompress, compress, write), so big chunks of mid-size records cost the writer more. A reader
+# that wants one step of a large variable (an attention pattern) decompresses a whole chunk, so no
+# chunk exceeds MAX_CHUNK_BYTES unless one record does.
+TARGET_CHUNK_BYTES = 2**18
 MAX_CHUNK_BYTES = 16 * 2**20
 MAX_CHUNK_STEPS = 1024
 _PARTIAL = re.compile(r"\.[0-9a-f]{32}\.partial$")  # zarr LocalStore's temporary files
@@ -78,12 +80,12 @@ def fill_value_for(dtype: np.dtype) -> Any:
 
 
 def chunk_steps(record_bytes: int, block_size: int) -> int:
-    """Steps per chunk for records of `record_bytes`: about 1 MiB per chunk, within [block_size, 1024] steps.
+    """Steps per chunk for records of `record_bytes`: about 256 KiB per chunk, within [block_size, 1024] steps.
 
     Records too large for block_size steps in 16 MiB get fewer (at least 1).
 
     >>> chunk_steps(4, 64), chunk_steps(2048, 64), chunk_steps(131072, 64), chunk_steps(2**20, 64)
-    (1024, 512, 64, 16)
+    (1024, 128, 64, 16)
     """
     lower = max(1, min(block_size, MAX_CHUNK_BYTES // record_bytes))
     return max(lower, min(MAX_CHUNK_STEPS, TARGET_CHUNK_BYTES // record_bytes))

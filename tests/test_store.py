@@ -77,7 +77,10 @@ def test_round_trip_dims_attrs_and_step_index(tmp_path):
     root = zarr.open_group(str(path), mode="r")
     assert root.attrs["schema_version"] == SCHEMA_VERSION and root.attrs["config"] == ATTRS["config"]
     xr.testing.assert_identical(committed_dataset(path, "attn_entropy").load(), ds.load())
-    assert store_summary(path)["groups"]["attn_entropy"] == {"committed": 10, "variables": ["entropy", "train_loss"]}
+    xr.testing.assert_identical(committed_dataset(path.as_uri(), "attn_entropy").load(), ds.load())  # file:// URL
+    summary = store_summary(path)["groups"]["attn_entropy"]
+    assert summary["committed"] == 10 and summary["variables"] == ["entropy", "train_loss"]
+    assert summary["record_bytes"] == 8 + 6 * 4 + 4 and summary["disk_bytes"] > 0  # step, entropy, train_loss
 
 
 def test_memory_url_and_static_group():
