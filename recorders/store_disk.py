@@ -223,13 +223,13 @@ class ZarrSide:
         group = await self.root.create_group(name, attributes={**dict(attrs), "committed": 0})
         step_attrs = {"long_name": "optimizer step", "units": "steps",
                       "reduction": "optimizer steps completed when the record was taken"}
-        jobs = {"step": group.create_array("step", shape=(0,), chunks=(chunk_steps(8, block_size),), dtype="int64", fill_value=0,
+        jobs = {"step": group.create_array("step", overwrite=True, shape=(0,), chunks=(chunk_steps(8, block_size),), dtype="int64", fill_value=0,
                                            dimension_names=["step"], attributes=step_attrs)}
         for var, (shape, meta) in specs.items():
             dtype = meta.numpy_dtype
             record_bytes = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
-            jobs[var] = group.create_array(
-                var, shape=(0, *shape), chunks=(chunk_steps(record_bytes, block_size), *(max(1, s) for s in shape)),
+            jobs[var] = group.create_array(  # overwrite: leftovers of a group whose deletion was cut short
+                var, overwrite=True, shape=(0, *shape), chunks=(chunk_steps(record_bytes, block_size), *(max(1, s) for s in shape)),
                 dtype=_zarr_dtype(meta), fill_value=fill_value_for(dtype),
                 dimension_names=["step", *meta.dims], attributes=meta.array_attrs(),
             )
@@ -261,15 +261,25 @@ class ZarrSide:
 
     async def _truncate_after(self, max_step: int) -> dict[str, tuple[int, int | None]]:
         out: dict[str, tuple[int, int | None]] = {}
-        for name, arrays in self._arrays.items():
+        for name, arrays in list(self._arrays.items()):
             n = self._length[name]
             steps = np.asarray(await arrays["step"].getitem(slice(0, n))) if n else np.zeros(0, dtype=np.int64)
             keep = int(np.searchsorted(steps, max_step, side="right"))
-            if keep < n:
+            if keep < n or keep == 0:
                 await self._set_committed(name, keep)  # marker first when shrinking
-                await asyncio.gather(*(arr.resize((keep, *arr.shape[1:])) for arr in arrays.values()))
+                if keep == 0:
+                    # Nothing left: remove the group, so the next record may bring other variables or
+                    # shapes (a fresh run over an old store); append() creates it again.
+                    await self.root.delitem(name)
+                    del self._groups[name], self._arrays[name], self._length[name]
+                else:
+                    await asyncio.gather(*(arr.resize((keep, *arr.shape[1:])) for arr in arrays.values()))
                 log.info("record store: cut %s from %d to %d records (steps <= %d)", name, n, keep, max_step)
             out[name] = (keep, int(steps[keep - 1]) if keep else None)
+        if max_step < 0:  # the run starts over: its stimulus set is written afresh too
+            async for name, group in self.root.groups():
+                if "committed" not in group.attrs:
+                    await self.root.delitem(name)
         return out
 
     # -- static groups --------------------------------------------------------------------------------
