@@ -130,7 +130,11 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
         if dist.is_main and not args.quiet:
             trainer.subscribe(ProgressBar(trainer.total_steps))
         if dist.is_main and args.record and args.record != "off":
-            from recorders import Recorder
+            try:
+                from recorders import Recorder
+            except ImportError:
+                raise ConfigError("--record needs recorders.Recorder, which this checkout does not have yet; "
+                                  "use --record off") from None
             try:
                 recorder = Recorder(args.record, run_dir)
             except ValueError as e:
