@@ -11,7 +11,7 @@ import pytest
 from seedling.train import checkpoint as ckpt
 from seedling.train.__main__ import build_parser, main
 from seedling.train.metrics import read_metrics
-from tests.train_util import REPO, TINY, cli_args, env, run_cli
+from tests.train_util import REPO, TINY, cli_args, env, one_thread, run_cli
 
 STEPS = 30
 
@@ -96,6 +96,17 @@ def test_clear_errors_exit_2(tmp_path, monkeypatch, capsys):
     assert "no checkpoints to resume" in fails("--out", str(tmp_path / "empty"), "--resume", *sets)
     assert "not one of" in fails("--out", str(tmp_path / "y"), "--set", "train.precision=fp8")
     assert (run / "checkpoints" / "step_0000005.pt").exists()  # nothing already written is lost
+
+
+def test_seeds_train_one_run_per_seed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEEDLING_CACHE", str(tmp_path / "cache"))
+    sets = [a for s in TINY for a in ("--set", s)]
+    with one_thread():
+        assert main(["--out", str(tmp_path / "rel"), "--seeds", "2", "--seed", "7", "--max-steps", "2", "--quiet", *sets]) == 0
+    seeds = [json.loads((tmp_path / "rel" / f"seed{i}" / "config.json").read_text())["train"]["seed"] for i in (0, 1)]
+    assert seeds == [7, 8]
+    losses = [read_metrics(tmp_path / "rel" / f"seed{i}" / "metrics.jsonl", "step")[0]["loss"] for i in (0, 1)]
+    assert losses[0] != losses[1]
 
 
 def test_help_describes_every_flag():

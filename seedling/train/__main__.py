@@ -115,7 +115,7 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
     dist = ddp.init(device.type)
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
-    setup_logging(run_dir, args.quiet, dist.rank)
+    handlers = setup_logging(run_dir, args.quiet, dist.rank)
     if dist.is_main and args.init_from and not resume:
         _copy_tokenizer(Path(args.init_from), run_dir)
     try:
@@ -144,6 +144,9 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
         return 130 if trainer._stop_requested else 0
     finally:
         ddp.shutdown(dist)
+        for h in handlers:
+            logging.getLogger("seedling").removeHandler(h)
+            h.close()
 
 
 def main(argv: list[str] | None = None) -> int:
