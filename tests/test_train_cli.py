@@ -107,6 +107,14 @@ def test_seeds_train_one_run_per_seed(tmp_path, monkeypatch, capsys):
     assert seeds == [7, 8]
     losses = [read_metrics(tmp_path / "rel" / f"seed{i}" / "metrics.jsonl", "step")[0]["loss"] for i in (0, 1)]
     assert losses[0] != losses[1]
+    # fine-tuning from one of them: its model and tokenizer, a new data source and learning rate
+    with one_thread():
+        assert main(["--out", str(tmp_path / "ft"), "--init-from", str(tmp_path / "rel" / "seed0"), "--quiet",
+                     "--data", "synthetic:induction", "--set", "train.lr=5e-4", "--max-steps", "2"]) == 0
+    (init,) = read_metrics(tmp_path / "ft" / "metrics.jsonl", "init_from")
+    assert init["source_step"] == 2
+    cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert (cfg["train"]["lr"], cfg["data"]["source"], cfg["model"]["d_model"]) == (5e-4, "synthetic:induction", 32)
 
 
 def test_help_describes_every_flag():

@@ -72,6 +72,8 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
     saved = RunConfig.from_dict(json.loads(saved_path.read_text())) if saved_path.is_file() else None
     if saved is not None and not (args.preset or args.config):
         cfg = saved  # re-running a run directory: its own config, plus any overrides given now
+    elif args.init_from and not (args.preset or args.config):
+        cfg = _source_config(Path(args.init_from))  # continue that run's setup; flags change data, lr, ...
     else:
         cfg = preset(args.preset or "tiny", toml=args.config)
     if args.set:
@@ -189,10 +191,22 @@ def _make_run_dir(run_dir: Path) -> None:
                           "choose a directory you can write to") from None
 
 
+def _source_dir(source: Path) -> Path:
+    """The run directory of --init-from (given as a run directory or one of its checkpoint files)."""
+    return source if source.is_dir() else source.parent.parent
+
+
+def _source_config(source: Path) -> RunConfig:
+    path = _source_dir(source) / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"--init-from {source}: no config.json at {path}; give a run directory or a checkpoint "
+                          "inside one, or pass --preset/--config to say which model it is")
+    return RunConfig.from_dict(json.loads(path.read_text()))
+
+
 def _copy_tokenizer(source: Path, run_dir: Path) -> None:
     """Fine-tuning keeps the vocabulary: the new run starts with the source run's tokenizer."""
-    src_dir = source if source.is_dir() else source.parent.parent
-    tok = src_dir / "tokenizer.json"
+    tok = _source_dir(source) / "tokenizer.json"
     if tok.is_file() and not (run_dir / "tokenizer.json").exists():
         shutil.copyfile(tok, run_dir / "tokenizer.json")
 
