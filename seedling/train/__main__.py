@@ -138,7 +138,7 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
                 raise ConfigError("--record needs recorders.Recorder, which this checkout does not have yet; "
                                   "use --record off") from None
             try:
-                recorder = Recorder(args.record, run_dir)
+                recorder = Recorder(args.record, run_dir, data=data)
             except ValueError as e:
                 raise ConfigError(f"--record {args.record!r}: {e}") from None
             trainer.subscribe(recorder)
