@@ -117,6 +117,21 @@ def test_seeds_train_one_run_per_seed(tmp_path, monkeypatch, capsys):
     assert (cfg["train"]["lr"], cfg["data"]["source"], cfg["model"]["d_model"]) == (5e-4, "synthetic:induction", 32)
 
 
+def test_record_wires_the_recorder_and_rejects_a_bad_spec(tmp_path, monkeypatch, capsys):
+    import xarray as xr
+
+    monkeypatch.setenv("SEEDLING_CACHE", str(tmp_path / "cache"))
+    sets = [a for s in TINY for a in ("--set", s)]
+    run = tmp_path / "rec"
+    with one_thread():
+        assert main(["--out", str(run), "--max-steps", "4", "--record", "every=2 what=loss", "--quiet", *sets]) == 0
+    ds = xr.open_zarr(run / "records.zarr", group="loss", consolidated=False)
+    assert list(ds["step"].values) == [0, 2, 4]
+    assert main(["--out", str(tmp_path / "bad"), "--record", "every=sometimes", "--quiet", *sets]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --record") and err.count("\n") == 1
+
+
 def test_help_describes_every_flag():
     out = build_parser().format_help()
     for flag in ("--preset", "--config", "--set", "--data", "--out", "--max-steps", "--max-tokens", "--epochs",
