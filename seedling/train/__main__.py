@@ -26,11 +26,13 @@ from typing import Any
 import torch
 
 from seedling.config import ConfigError, RunConfig, apply_overrides, config_diff, preset
+from seedling.data import DataError, prepare
 from seedling.train import checkpoint as ckpt
 from seedling.train import distributed as ddp
-from seedling.train.loop import RESUME_FREE_FIELDS, Trainer, TrainingDiverged
+from seedling.train.loop import Trainer
 from seedling.train.precision import resolve_device
 from seedling.train.progress import ProgressBar, setup_logging
+from seedling.train.state import RESUME_FREE_FIELDS, TrainingDiverged
 
 log = logging.getLogger("seedling.train")
 
@@ -107,8 +109,6 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
 
 
 def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> int:
-    from seedling.data import prepare  # lands separately; imported where it is needed
-
     _make_run_dir(run_dir)
     cfg, resume = resolve_config(args, run_dir)
     if seed_offset:
@@ -153,8 +153,6 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from seedling.data import DataError
-
     out = Path(args.out)
     try:
         if args.seeds is not None:
