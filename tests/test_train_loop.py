@@ -176,3 +176,12 @@ def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
     assert max(r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "step")) == 5  # cut back to the resume
     tr.fit()
     assert ckpt.verify(latest)["step"] == 7
+
+
+def test_bf16_autocast_trains_without_a_scaler(tmp_path):
+    tr = _trainer(tmp_path, ["train.max_steps=3", "train.precision=bf16"])
+    assert not tr.scaler.is_enabled()
+    tr.fit()
+    steps = read_metrics(tmp_path / "metrics.jsonl", "step")
+    assert [r["loss_scale"] for r in steps] == [1.0, 1.0, 1.0] and not any(r["skipped"] for r in steps)
+    assert tr.model.wte.weight.dtype == torch.float32  # autocast computes in bf16; the weights stay fp32
