@@ -84,6 +84,7 @@ def test_watch_generates_for_each_new_checkpoint(run_dir, tmp_path, capsys):
     (["--top-p", "1.5"], "top_p=1.5 must be in (0, 1]"),
     (["--prompt", "a", "--prompts", "f.txt"], "not both"),
     (["--device", "cpu", "--poll", "0"], "--poll 0.0 must be a positive"),
+    (["--device", "gpu0"], "--device 'gpu0' is not a device; accepted: auto, cpu"),
 ])
 def test_generate_bad_input_is_one_line_exit_2(run_dir, capsys, args, message):
     assert generate_main([str(run_dir), *args]) == 2
