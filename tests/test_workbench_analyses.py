@@ -141,6 +141,7 @@ def test_cka_identity_rotation_scale_and_matrix():
     assert M.dims == ("layer", "step", "step_b")
     assert float(M.sel(layer=1, step=0, step_b=100)) == pytest.approx(1)
     assert float(M.sel(layer=0, step=0, step_b=200)) == pytest.approx(wb.linear_cka(X, acts.values[2, 0].reshape(200, 16)))
+    assert wb.cka_between(acts, {"step": 0, "layer": 0}, {"step": 100, "layer": 1}) == pytest.approx(1)
     final = wb.cka_to_final(acts)
     assert final.dims == ("layer", "step") and float(final.sel(layer=0, step=200)) == pytest.approx(1)
 

@@ -31,6 +31,7 @@ def test_open_run_groups_and_labels(tmp_path):
 def test_reads_only_committed_records_of_a_store_being_written(tmp_path):
     run = wb.open_run(make_run(tmp_path / "r", n_records=20, committed=15, extra_rows=3))
     ds = run.group("head_scores")
+    assert run.record_counts["head_scores"] == 15 and run.record_counts["probe"] is None
     assert ds.sizes["step"] == 15 and ds["step"].values[-1] == 14 * 50
 
 
