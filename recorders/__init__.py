@@ -5,6 +5,9 @@ from importlib import import_module
 # public name -> module that defines it; imported on first access (PEP 562), so that reading a
 # store never pulls in torch through the recorders that measure the model.
 _LAZY = {
+    "Recorder": "recorders.recorder",
+    "RecordSpec": "recorders.spec",
+    "parse_spec": "recorders.spec",
     "StoreWriter": "recorders.store",
     "VarMeta": "recorders.store",
     "committed_dataset": "recorders.store",

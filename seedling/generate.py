@@ -13,14 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from seedling.export import OneLineParser
+from seedling.run import list_checkpoints, load_run
 from seedling.sampling import check_sampling_args, generate
 from seedling.tokenizer import EOT
+from seedling.train.checkpoint import CheckpointError
 
 __all__ = ["DEFAULT_PROMPTS", "SWEEP", "Settings", "generate_text", "main"]
 
@@ -63,11 +66,15 @@ def generate_text(model, tokenizer, prompt: str, settings: Settings) -> dict:
     eot_id = tokenizer.token_to_id(EOT)
     prompt_ids = ([eot_id] if eot_id is not None else []) + tokenizer.encode(prompt).ids
     t0 = time.perf_counter()
-    new = generate(model, prompt_ids, stop_at_eot=eot_id, **asdict(settings))
+    vocab = min(tokenizer.get_vocab_size(), model.cfg.d_vocab)  # ids the tokenizer cannot decode are never drawn
+    new = generate(model, prompt_ids, stop_at_eot=eot_id, vocab_size=vocab, **asdict(settings))
     seconds = time.perf_counter() - t0
+    # Decode prompt and continuation together, then cut the prompt off: decoding the continuation
+    # alone would lose a word separator that belongs between the two (word-level tokenizers).
+    before, full = tokenizer.decode(prompt_ids), tokenizer.decode(prompt_ids + new)
     return {
         "prompt": prompt,
-        "text": tokenizer.decode(new),
+        "text": full[len(before) :] if full.startswith(before) else tokenizer.decode(new),
         **asdict(settings),
         "token_ids": new,
         "n_tokens": len(new),
@@ -112,61 +119,39 @@ def _emit(record: dict, as_json: bool) -> None:
 
 
 def _run_step(run_dir: Path, step: int | None, prompts: list[str], settings: list[Settings], args) -> int:
-    """Generate every (prompt, settings) pair from one checkpoint; return the step used."""
-    from seedling import load_run
-
+    """Generate every (prompt, settings) pair from one checkpoint (None: the newest); return its step."""
+    if step is None:
+        steps = list_checkpoints(run_dir)
+        if not steps:
+            raise ValueError(f"{run_dir} holds no checkpoints yet; wait for training to write one, or use --watch")
+        step = steps[-1]
     model, tokenizer, _cfg = load_run(run_dir, step=step)
     model.to(args.device)
-    used = _checkpoint_step(model, run_dir, step)
     for prompt in prompts:
         for s in settings:
-            _emit({"step": used, **generate_text(model, tokenizer, prompt, s)}, args.json)
-    return used
-
-
-def _checkpoint_step(model, run_dir: Path, step: int | None) -> int | None:
-    if step is not None:
-        return step
-    from seedling.run import list_checkpoints
-
-    steps = _steps(list_checkpoints(run_dir))
-    return steps[-1] if steps else None
-
-
-def _steps(checkpoints) -> list[int]:
-    """Checkpoint steps, sorted, from whatever `list_checkpoints` lists (steps, paths or records)."""
-    out = []
-    for c in checkpoints:
-        if isinstance(c, int):
-            out.append(c)
-        elif isinstance(c, dict):
-            out.append(int(c["step"]))
-        elif hasattr(c, "step"):
-            out.append(int(c.step))
-        else:  # a path like checkpoints/step_0000100.pt
-            out.append(int(Path(c).stem.split("_")[-1]))
-    return sorted(set(out))
+            _emit({"step": step, **generate_text(model, tokenizer, prompt, s)}, args.json)
+    return step
 
 
 def _watch(run_dir: Path, prompts: list[str], settings: list[Settings], args) -> None:
-    """Generate for the latest checkpoint, then for each newer one as training writes it."""
-    from seedling.run import list_checkpoints
-
-    done: set[int] = set()
+    """Generate for the newest checkpoint, then for each newer one as training writes it."""
+    newest = -1  # the newest step generated for; older checkpoints that appear later are skipped
+    failures: dict[int, int] = {}
     last_new = time.monotonic()
     if not args.json:
         print(f"watching {run_dir} for new checkpoints every {args.poll:g} s (Ctrl-C stops)", flush=True)
     while True:
-        steps = [s for s in _steps(list_checkpoints(run_dir)) if s not in done]
-        if not done:
-            steps = steps[-1:]  # start from the latest; older ones are history
+        steps = [s for s in list_checkpoints(run_dir) if s > newest and failures.get(s, 0) < 3]
+        if newest < 0:
+            steps = steps[-1:]  # start from the newest; older ones are history
         for s in steps:
             try:
                 _run_step(run_dir, s, prompts, settings, args)
-            except (OSError, RuntimeError, EOFError) as e:  # a checkpoint still being written: retry later
-                log.warning("step %d not readable yet (%s); will retry", s, e)
+            except (CheckpointError, OSError, EOFError) as e:  # perhaps still being written: retry twice
+                failures[s] = failures.get(s, 0) + 1
+                log.warning("checkpoint for step %d not readable (%s); try %d of 3", s, e, failures[s])
                 continue
-            done.add(s)
+            newest = s
             last_new = time.monotonic()
         if args.watch_timeout is not None and time.monotonic() - last_new > args.watch_timeout:
             if not args.json:
@@ -221,9 +206,15 @@ def main(argv: list[str] | None = None) -> int:
             _run_step(run_dir, args.step, prompts, settings, args)
     except KeyboardInterrupt:
         return 130 if not args.watch else 0
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except CheckpointError as e:  # a corrupt file is not a usage error (as in seedling.train)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

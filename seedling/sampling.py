@@ -13,7 +13,7 @@ al. 2019, CTRL), applied in the order Hugging Face transformers applies them:
 5. a draw by inverse-transform sampling from the renormalised probabilities.
 
 Everything here is pure over the model and token ids: no tokenizer, no files. Padded vocabulary
-rows (ids >= `cfg.d_vocab`) are never produced.
+rows (ids >= `cfg.d_vocab`), and ids past a smaller tokenizer's vocabulary, are never produced.
 """
 
 from __future__ import annotations
@@ -128,12 +128,15 @@ def generate(
     seed: int | None = None,
     use_cache: bool = True,
     stop_at_eot: int | None = None,
+    vocab_size: int | None = None,
 ) -> list[int]:
     """Continue `prompt_ids` by up to `max_new_tokens` tokens; return the new token ids only.
 
     `stop_at_eot` is the end-of-text token id: generation stops when the model produces it, and
     it is left out of the result (so a result shorter than `max_new_tokens` means it stopped
-    there). `seed` fixes the draws; None draws a fresh seed. The model runs in eval mode (dropout
+    there). `vocab_size` limits the ids that can be produced to [0, vocab_size): pass the
+    tokenizer's size when it is smaller than the model's `d_vocab` (default: `d_vocab`; padded
+    rows are never produced). `seed` fixes the draws; None draws a fresh seed. The model runs in eval mode (dropout
     off) and is put back in the mode it was in.
 
     Context: the model sees at most its last `n_ctx` tokens. A longer prompt is cut to its end;
@@ -143,12 +146,15 @@ def generate(
     """
     check_sampling_args(max_new_tokens, temperature, top_k, top_p, repetition_penalty)
     cfg = model.cfg
+    n_vocab = cfg.d_vocab if vocab_size is None else vocab_size
+    if not 0 < n_vocab <= cfg.d_vocab_padded:
+        raise ValueError(f"vocab_size={vocab_size} must be in [1, {cfg.d_vocab_padded}] (the model's padded vocabulary)")
     ids = [int(t) for t in prompt_ids]
     if not ids:
         raise ValueError("the prompt is empty; give at least one token (e.g. the end-of-text token)")
-    bad = [t for t in ids if not 0 <= t < cfg.d_vocab]
+    bad = [t for t in ids if not 0 <= t < n_vocab]
     if bad:
-        raise ValueError(f"prompt token id {bad[0]} is outside the vocabulary [0, {cfg.d_vocab})")
+        raise ValueError(f"prompt token id {bad[0]} is outside the vocabulary [0, {n_vocab})")
     if len(ids) > cfg.n_ctx:
         log.info("prompt of %d tokens is longer than n_ctx=%d; the model sees its last %d", len(ids), cfg.n_ctx, cfg.n_ctx)
     generator = torch.Generator()
@@ -169,7 +175,7 @@ def generate(
                 logits = model(torch.tensor([pending], device=device), kv_cache=cache)[0, -1]
             else:
                 logits = model(torch.tensor([ids[-cfg.n_ctx :]], device=device))[0, -1]
-            token = _choose(logits[: cfg.d_vocab], ids, temperature, top_k, top_p, repetition_penalty, generator)
+            token = _choose(logits[:n_vocab], ids, temperature, top_k, top_p, repetition_penalty, generator)
             if token == stop_at_eot:
                 break
             ids.append(token)

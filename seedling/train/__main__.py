@@ -132,7 +132,7 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
         if dist.is_main and args.record and args.record != "off":
             from recorders import Recorder
             try:
-                recorder = Recorder(args.record, run_dir)
+                recorder = Recorder(args.record, run_dir, data=data)
             except ValueError as e:
                 raise ConfigError(f"--record {args.record!r}: {e}") from None
             trainer.subscribe(recorder)

@@ -1,0 +1,33 @@
+"""Seedling Workbench dashboard: navigation only; each page lives in dashboards/pages/.
+
+    streamlit run dashboards/app.py                 # runs under ./runs
+    streamlit run dashboards/app.py -- --runs DIR   # a run directory, or a directory of runs
+
+The server binds to 127.0.0.1 (set in the repository's .streamlit/config.toml, read when streamlit
+is started from the repository root); pass --server.address to change it deliberately.
+"""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run dashboards/app.py` puts dashboards/ (not the repository root) on sys.path.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Not "pages/": a folder of that name beside the entry file puts streamlit in its legacy multipage
+# mode, which ignores st.navigation.
+PAGES = Path(__file__).parent / "app_pages"
+
+st.set_page_config(page_title="Seedling Workbench", layout="wide")
+st.navigation({
+    "Computational level": [st.Page(PAGES / "overview.py", title="Overview", url_path="overview", default=True)],
+    "Implementation level": [st.Page(PAGES / "parameters.py", title="Parameters", url_path="parameters"),
+                             st.Page(PAGES / "activations.py", title="Activations", url_path="activations")],
+    "Algorithmic level": [st.Page(PAGES / "heads.py", title="Attention heads", url_path="heads")],
+    "Across levels": [st.Page(PAGES / "analyses.py", title="Analyses", url_path="analyses"),
+                      st.Page(PAGES / "compare.py", title="Compare runs", url_path="compare"),
+                      st.Page(PAGES / "generate.py", title="Generate", url_path="generate")],
+}).run()

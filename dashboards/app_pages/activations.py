@@ -1,0 +1,62 @@
+"""Activations (implementation level): activation statistics per layer, CKA between layers, PCA paths."""
+
+import re
+
+import numpy as np
+import streamlit as st
+
+from dashboards import data, ui
+from dashboards.figures import cka_matrix, lines, pca_trajectories, similarity_matrix, trajectory_2d
+from dashboards.figures.prep import nearest_step
+
+SAMPLE_RE = re.compile(r"^blocks\.(\d+)\.hook_resid_post$")
+
+st.title("Activations")
+st.caption("Implementation level: what flows through the residual stream, measured on the fixed probe batch.")
+runs = ui.run_choice()
+
+
+def statistics(run: str, sig: tuple) -> None:
+    ds = data.load_group(run, "act_stats", sig)
+    if not ui.need(ds, "activation statistics (act_stats)"):
+        return
+    names = [str(v) for v in ds.data_vars if ds[v].dims == ("step",)]
+    stats = sorted({n.rsplit(".", 1)[-1] for n in names})
+    stat = st.radio("Statistic", stats, index=stats.index("rms") if "rms" in stats else 0, horizontal=True,
+                    key="act_stat")
+    chosen = [n for n in names if n.endswith("." + stat)]
+    table = ds[chosen].to_dataframe()[chosen]
+    table.columns = [c.removesuffix("." + stat) for c in chosen]
+    ui.chart(lines(table, f"{stat} per site over training", stat), "act_stats", lines, name="act_lines")
+
+
+def representations(run: str, sig: tuple) -> None:
+    sample = data.open_group(runs[0], "act_sample")
+    if not ui.need(sample, "residual-stream samples (act_sample)"):
+        return
+    sites = sorted((s for s in sample.data_vars if SAMPLE_RE.match(str(s))), key=lambda s: int(SAMPLE_RE.match(s)[1]))
+    if not ui.need(sites, "blocks.{l}.hook_resid_post samples"):
+        return
+    steps = [int(v) for v in sample["step"].values]
+    step = nearest_step(np.array(steps), st.select_slider("Step for CKA", steps, value=steps[-1], key="cka_step"))
+    reps = data.load_acts_at_step(run, step, tuple(sites), sig)
+    labels = [f"layer {SAMPLE_RE.match(s)[1]}" for s in reps]
+    ui.chart(similarity_matrix(cka_matrix(list(reps.values())), labels, f"Linear CKA between layers at step {step}"),
+             "cka", [cka_matrix, similarity_matrix], name="cka")
+    site = st.selectbox("Layer for PCA paths", sites, index=len(sites) - 1, key="pca_site")
+    item_steps, per_item = data.load_act_item_means(run, site, sig)  # (step, batch, d_model)
+    points, explained = pca_trajectories(per_item)
+    names = [f"probe item {i}" for i in range(points.shape[0])]
+    ui.chart(trajectory_2d(points, item_steps, names, f"PCA of {site} over training", explained), "pca",
+             [pca_trajectories, trajectory_2d], name="pca")
+
+
+def page() -> None:
+    run, sig = str(runs[0]), data.signature(runs[0])
+    statistics(run, sig)
+    st.subheader("Representations")
+    representations(run, sig)
+
+
+if runs:
+    ui.body(page)

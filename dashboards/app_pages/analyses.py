@@ -1,0 +1,105 @@
+"""Analyses: change points, fits, onsets, lagged correlations and seed reliability, computed by the workbench."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import workbench as wb
+from dashboards import data, ui
+from dashboards.figures import align_runs, seed_band, series_with_marks, xcorr_bars
+
+FITS = {"power law": "fit_power_law", "exponential": "fit_exponential", "logistic": "fit_logistic"}
+
+st.title("Analyses")
+st.caption("Findings with uncertainty, from the workbench's analyses. Pick a trajectory; every table downloads as "
+           "CSV and every chart as HTML.")
+runs = ui.run_choice(multiple=True)
+
+
+def workbench_fn(name: str):
+    """The workbench function `name`, or None after saying that this checkout's workbench lacks it."""
+    fn = getattr(wb, name, None)
+    if fn is None:
+        st.info(f"The installed workbench has no `{name}` yet; update the checkout to see this analysis.")
+    return fn
+
+
+def table_out(table: pd.DataFrame, name: str) -> None:
+    st.dataframe(table, hide_index=True)
+    st.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"csv_{name}")
+
+
+def run_analysis(label: str, fn, *args, **kwargs):
+    """Call a workbench analysis; its WorkbenchError (too few records, no convergence) is shown, not raised."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as err:  # WorkbenchError subclasses ValueError
+        st.warning(f"{label}: {err}")
+        return None
+
+
+def page() -> None:
+    run, sig = str(runs[0]), data.signature(runs[0])
+    n_layers, n_heads = data.head_shape(run, sig)
+    c1, c2 = st.columns(2)
+    layer = c1.number_input("Layer", 0, n_layers - 1, min(1, n_layers - 1), key="an_layer")
+    head = c2.number_input("Head", 0, n_heads - 1, min(2, n_heads - 1), key="an_head")
+    series = data.run_trajectories(run, sig, layer, head)
+    if not ui.need(series, "recorded trajectories (loss, head_scores, attn_entropy)"):
+        return
+    names = sorted(series)
+    default = next((n for n in names if "induction" in n), names[0])
+    name = st.selectbox("Trajectory", names, index=names.index(default), key="an_series")
+    s = series[name].dropna()
+    steps, y = s.index.to_numpy(float), s.to_numpy(float)
+
+    st.subheader("Change points")
+    if fn := workbench_fn("change_points"):
+        model = st.radio("Segments differ in", ["mean", "linear"], horizontal=True, key="an_cp_model")
+        cps = run_analysis("Change points", fn, steps, y, model=model)
+        if cps is not None:
+            fig = series_with_marks(steps, y, f"Change points of {name}", name, list(cps.get("step", [])))
+            ui.chart(fig, "analysis", [fn, series_with_marks], name="changepoints", download=True)
+            table_out(cps, "change_points")
+
+    st.subheader("Curve fit")
+    kind = st.radio("Model", list(FITS), horizontal=True, key="an_fit")
+    if fn := workbench_fn(FITS[kind]):
+        fit = run_analysis(f"The {kind} fit", fn, steps, y)
+        if fit is not None:
+            st.markdown(f"`{fit.formula}`")
+            fig = series_with_marks(steps, y, f"{kind} fit to {name}", name, fitted=fit.predict(steps), fit_name=kind)
+            ui.chart(fig, "analysis", [fn, series_with_marks], name="fit", download=True)
+            table_out(fit.table(), f"fit_{kind.replace(' ', '_')}")
+
+    if "induction" in name and (fn := workbench_fn("onset_with_ci")):
+        st.subheader("Onset of the rise, with a confidence interval")
+        onset = run_analysis("Onset", fn, steps, y)
+        if onset is not None:
+            table_out(pd.DataFrame([onset.as_dict()]), "onset")
+
+    st.subheader("Lagged correlation")
+    other = st.selectbox("with", [n for n in names if n != name] or names, key="an_other")
+    if fn := workbench_fn("lagged_xcorr"):
+        pair = align_runs({"x": series[name], "y": series[other]})
+        max_lag = int(min(10, max(1, len(pair) // 4)))
+        xc = run_analysis("Lagged correlation", fn, pair["x"].to_numpy(), pair["y"].to_numpy(), max_lag=max_lag)
+        if xc is not None:
+            fig = xcorr_bars(xc, f"{name} (x) vs {other} (y), first differences", xc.attrs.get("bound"))
+            ui.chart(fig, "analysis", [fn, xcorr_bars], name="xcorr", download=True)
+            table_out(xc, "lagged_correlation")
+
+    st.subheader("Reliability across seeds")
+    if len(runs) < 2:
+        st.info("Pick two or more runs (seeds) in the sidebar to see the spread between them.")
+        return
+    by_run = {r.name: data.run_trajectories(str(r), data.signature(r), layer, head).get(name) for r in runs}
+    table = align_runs({k: v for k, v in by_run.items() if v is not None})
+    if ui.need(table, f"{name} shared by the chosen runs"):
+        ui.chart(seed_band(table, f"{name} across runs", name), "analysis", seed_band, name="seeds", download=True)
+        table_out(table.reset_index(names="step").assign(sd=np.std(table.to_numpy(), axis=1, ddof=1)), "seeds")
+
+
+if runs:
+    ui.body(page)

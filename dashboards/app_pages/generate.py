@@ -1,0 +1,62 @@
+"""Generate: completions from any checkpoint, with temperature and top-p (the only page that loads torch)."""
+
+import streamlit as st
+
+from dashboards import data, ui
+
+st.title("Generate")
+st.caption("Ask a checkpoint to continue a prompt. Temperature rescales the logits (p_i proportional to "
+           "exp(z_i / T)); top-p keeps the smallest set of tokens whose probabilities sum to p.")
+runs = ui.run_choice()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the checkpoint...")
+def load_model(run_dir: str, step: int | None):
+    """The model, tokenizer and config of one checkpoint (torch is imported here, not at page load)."""
+    from seedling import load_run
+
+    return load_run(run_dir, step=step)
+
+
+def complete(run_dir: str, step: int | None, prompt: str, max_new: int, temperature: float, top_p: float,
+             seed: int) -> str:
+    """Encode the prompt, sample `max_new` tokens, and decode prompt + completion."""
+    import torch
+
+    from seedling.sampling import generate
+
+    model, tokenizer, _cfg = load_model(run_dir, step)
+    torch.manual_seed(seed)
+    ids = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long)
+    out = generate(model, ids, max_new_tokens=max_new, temperature=temperature, top_k=None, top_p=top_p)
+    return tokenizer.decode(out[0].tolist())
+
+
+def page() -> None:
+    run = str(runs[0])
+    ckpts = data.checkpoints(run)
+    if not ui.need(ckpts, "checkpoints"):
+        return
+    steps = [int(s) for s in ckpts["step"]]
+    step = st.selectbox("Checkpoint (step)", steps, index=len(steps) - 1, key="gen_step")
+    prompt = st.text_area("Prompt", "Once upon a time", key="gen_prompt")
+    c1, c2, c3, c4 = st.columns(4)
+    temperature = c1.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="gen_temp",
+                            help="0 picks the most likely token every time")
+    top_p = c2.slider("Top-p", 0.05, 1.0, 0.95, 0.05, key="gen_top_p")
+    max_new = c3.number_input("New tokens", 1, 512, 64, key="gen_max")
+    seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
+    if st.button("Generate", type="primary", key="gen_go"):
+        try:
+            text = complete(run, step, prompt, int(max_new), float(temperature), float(top_p), int(seed))
+        except ImportError as err:
+            st.error(f"Generation needs seedling.load_run and seedling.sampling.generate, which this checkout "
+                     f"lacks ({err}).")
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            st.error(f"Could not generate from the checkpoint at step {step}: {err}")
+        else:
+            st.text(text)
+
+
+if runs:
+    ui.body(page)

@@ -1,0 +1,72 @@
+"""Attention heads (algorithmic level): what procedure each head carries out, at every recorded step."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data, ui
+from dashboards.figures import attention_pattern, head_grid, head_grid_playback, head_roles, head_trajectories
+
+st.title("Attention heads")
+st.caption("Algorithmic level: what each head does. Grids are layer (rows) x head (columns) at one recorded step.")
+runs = ui.run_choice()
+
+
+def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
+    """Entropy and score grids at the chosen step; returns (step, layer, head, role) for the detail views."""
+    entropy = data.load_group(run, "attn_entropy", sig)
+    scores = data.load_group(run, "head_scores", sig)
+    source = entropy if entropy is not None else scores
+    if not ui.need(source, "attention records (attn_entropy, head_scores)"):
+        return None
+    steps = [int(s) for s in source["step"].values]
+    step = st.select_slider("Step", steps, value=steps[-1], key="heads_step")
+    score_names = [v for v in (scores.data_vars if scores is not None else []) if not v.endswith("_by_item")]
+    roles = None
+    if score_names:
+        at = scores.sel(step=step) if step in scores["step"].values else scores.isel(step=-1)
+        roles = head_roles({n: at[n].values for n in score_names})
+    stat = st.radio("Colour", (["entropy"] if entropy is not None else []) + score_names, horizontal=True,
+                    key="heads_stat")
+    ds = entropy if stat == "entropy" else scores
+    values = ds[stat]
+    units = values.attrs.get("units", "nats" if stat == "entropy" else "probability")
+    key = "entropy" if stat == "entropy" else "head_scores"
+    ui.chart(head_grid(values.sel(step=step).values, f"{stat} at step {step} (cells: roles)", units,
+                       roles=roles), key, [head_grid, head_roles], name="grid")
+    if st.toggle("Playback over all steps", key="heads_playback"):
+        ui.chart(head_grid_playback(values.values, steps, f"{stat} over training", units), key, head_grid_playback,
+                 name="playback")
+    n_layers, n_heads = values.sizes["layer"], values.sizes["head_index"]
+    left, right = st.columns(2)
+    layer = left.number_input("Layer", 0, n_layers - 1, min(1, n_layers - 1), key="heads_layer")
+    head = right.number_input("Head", 0, n_heads - 1, 0, key="heads_head")
+    table = pd.DataFrame({name: ds_[name].isel(layer=layer, head_index=head).values
+                          for ds_, names in ((entropy, ["entropy"]), (scores, score_names)) if ds_ is not None
+                          for name in names if name in ds_}, index=steps)
+    role = roles[layer, head] if roles is not None else ""
+    ui.chart(head_trajectories(table, f"Layer {layer} head {head}" + (f" ({role})" if role else "")), "trajectory",
+             head_trajectories, name="trajectory")
+    return step, layer, head, role
+
+
+def pattern(run: str, sig: tuple, step: int, layer: int, head: int, role: str) -> None:
+    """The attention pattern of the chosen head at the chosen step, over the probe tokens."""
+    st.subheader("Attention pattern")
+    patterns = data.load_pattern(run, step, sig)
+    if patterns is None:
+        ui.need(None, f"attention pattern recorded at step {step}")
+        return
+    tokens = data.probe_tokens(run, sig)
+    title = f"Layer {layer} head {head} at step {step}" + (f" - role: {role}" if role else "")
+    ui.chart(attention_pattern(patterns[layer, head], tokens, title), "pattern", attention_pattern, name="pattern")
+
+
+def page() -> None:
+    run, sig = str(runs[0]), data.signature(runs[0])
+    picked = grids(run, sig)
+    if picked:
+        pattern(run, sig, *picked)
+
+
+if runs:
+    ui.body(page)

@@ -1,0 +1,244 @@
+"""The dashboard's data module: find runs, read them read-only, and cache what was read.
+
+Every cached reader takes a `signature` argument: a tuple of what can change while training is still
+writing (each group's `committed` count, the size and mtime of metrics.jsonl, the checkpoint names).
+`st.cache_data` hashes its arguments, so a new record gives a new signature and a new cache entry,
+and an unchanged run is served from the cache. Nothing here ever opens a file for writing.
+
+    root = runs_root(sys.argv[1:])          # --runs DIR (default: runs)
+    runs = find_runs(root)                  # run directories under root, or root itself
+    sig = signature(runs[0])
+    ds = load_group(str(runs[0]), "head_scores", sig)   # xarray.Dataset or None
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import xarray as xr
+
+log = logging.getLogger(__name__)
+
+STORE = "records.zarr"
+GROUPS = ("loss", "optim", "weight_norm", "grad_norm", "update_ratio", "attn_entropy", "attn_pattern",
+          "head_scores", "act_stats", "act_sample", "probe")
+
+
+class RunsError(ValueError):
+    """The runs directory or a run in it cannot be read; the message says what was expected."""
+
+
+def runs_root(argv: list[str]) -> Path:
+    """The runs directory from the app's own arguments (`streamlit run dashboards/app.py -- --runs DIR`)."""
+    parser = argparse.ArgumentParser(prog="dashboards/app.py", description="Seedling Workbench dashboard.")
+    parser.add_argument("--runs", default="runs",
+                        help="a run directory, or a directory holding run directories (default: runs)")
+    args, _unknown = parser.parse_known_args(argv)
+    return Path(args.runs).expanduser()
+
+
+def is_run(path: Path) -> bool:
+    """A run directory holds at least one of config.json, metrics.jsonl or records.zarr."""
+    return any((path / name).exists() for name in ("config.json", "metrics.jsonl", STORE))
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run directories: `root` itself if it is one, else its sub-directories (two levels) that are runs."""
+    root = Path(root)
+    if not root.is_dir():
+        raise RunsError(f"runs directory {str(root)!r} does not exist; start the app with "
+                        "`streamlit run dashboards/app.py -- --runs DIR` where DIR holds runs made by "
+                        "`python -m seedling.train --out DIR/NAME`")
+    if is_run(root):
+        return [root]
+    found = sorted(p for p in root.iterdir() if p.is_dir() and is_run(p))
+    found += sorted(q for p in root.iterdir() if p.is_dir() and not is_run(p) for q in p.iterdir()
+                    if q.is_dir() and is_run(q))
+    return found
+
+
+def _group_meta(run_dir: Path, group: str) -> dict | None:
+    meta = run_dir / STORE / group / "zarr.json"
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def committed(run_dir: Path, group: str) -> int | None:
+    """Complete records of a group (its `committed` attribute), or None if the group is missing."""
+    meta = _group_meta(Path(run_dir), group)
+    if meta is None:
+        return None
+    return int(meta.get("attributes", {}).get("committed", 0))
+
+
+def signature(run_dir: Path) -> tuple:
+    """What changes while a run is being written; used as part of every cache key."""
+    run_dir = Path(run_dir)
+    counts = tuple((g, committed(run_dir, g)) for g in GROUPS)
+    metrics = run_dir / "metrics.jsonl"
+    stat = metrics.stat() if metrics.exists() else None
+    ckpts = tuple(sorted(p.name for p in run_dir.glob("checkpoints/*")))
+    return counts, (stat.st_size, stat.st_mtime_ns) if stat else None, ckpts
+
+
+def available_groups(run_dir: Path) -> list[str]:
+    """Groups present in the store (with at least one committed record, except `probe`)."""
+    return [g for g in GROUPS if (c := committed(Path(run_dir), g)) is not None and (c > 0 or g == "probe")]
+
+
+def open_group(run_dir: Path, group: str) -> xr.Dataset | None:
+    """Lazily open one group, cut to its committed records; None if the group is missing or empty."""
+    n = committed(Path(run_dir), group)
+    if n is None:
+        return None
+    try:
+        ds = xr.open_zarr(Path(run_dir) / STORE, group=group, consolidated=False, chunks=None,
+                          zarr_format=3, mask_and_scale=False)
+    except (OSError, ValueError, KeyError) as err:
+        log.warning("cannot open group %s of %s: %s", group, run_dir, err)
+        return None
+    if "step" in ds.dims:
+        n = min(n, ds.sizes["step"])
+        if n == 0:
+            return None
+        ds = ds.isel(step=slice(0, n))
+    return ds
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def load_group(run_dir: str, group: str, sig: tuple) -> xr.Dataset | None:
+    """A whole group in memory (for the small ones: everything except attn_pattern and act_sample)."""
+    ds = open_group(Path(run_dir), group)
+    return None if ds is None else ds.load()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def load_pattern(run_dir: str, step: int, sig: tuple) -> np.ndarray | None:
+    """Attention patterns at one recorded step, (layer, head_index, query_pos, key_pos), float32."""
+    ds = open_group(Path(run_dir), "attn_pattern")
+    if ds is None or step not in ds["step"].values:
+        return None
+    return ds["pattern"].sel(step=step).values.astype(np.float32)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def load_acts_at_step(run_dir: str, step: int, sites: tuple[str, ...], sig: tuple) -> dict[str, np.ndarray]:
+    """Residual-stream samples of each site at one step, each reshaped to (batch * pos, d_model), float32."""
+    ds = open_group(Path(run_dir), "act_sample")
+    if ds is None:
+        return {}
+    at = ds.sel(step=step)
+    return {s: at[s].values.astype(np.float32).reshape(-1, at[s].shape[-1]) for s in sites if s in at}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def load_act_item_means(run_dir: str, site: str, sig: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+    """(steps, means): each probe item's residual stream averaged over positions, (step, batch, d_model)."""
+    ds = open_group(Path(run_dir), "act_sample")
+    if ds is None or site not in ds:
+        return None
+    values = ds[site].values  # one read of the whole variable; the result kept is small
+    return ds["step"].values.astype(int), values.astype(np.float32).mean(axis=2)
+
+
+def probe_tokens(run_dir: str, sig: tuple, item: int = 0) -> list[str]:
+    """Decoded text of one probe sequence (the axis labels of attention patterns)."""
+    ds = load_group(run_dir, "probe", sig)
+    if ds is None:
+        return []
+    if "text" in ds:
+        text = ds["text"].values
+        return [str(t) for t in (text[item] if text.ndim == 2 else text)]
+    if "tokens" in ds:
+        tokens = ds["tokens"].values
+        return [str(t) for t in (tokens[item] if tokens.ndim == 2 else tokens)]
+    return []
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def load_metrics(run_dir: str, sig: tuple) -> pd.DataFrame:
+    """metrics.jsonl as a table (one row per line; `event` is "step" or "eval"); a torn last line is skipped."""
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue  # the line training is writing right now
+    df = pd.DataFrame(rows)
+    if not df.empty and "event" not in df:
+        df["event"] = "step"
+    return df
+
+
+def load_config(run_dir: str) -> dict:
+    """The resolved config (config.json, else the store's root attributes), or {}."""
+    path = Path(run_dir) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        meta = Path(run_dir) / STORE / "zarr.json"
+        try:
+            return json.loads(meta.read_text()).get("attributes", {}).get("config", {}) or {}
+        except (OSError, ValueError):
+            return {}
+
+
+def checkpoints(run_dir: str) -> pd.DataFrame:
+    """Checkpoints found in the run (step, file, and what their JSON sidecars say)."""
+    run_dir = Path(run_dir)
+    rows = []
+    candidates = sorted(set(run_dir.glob("**/*.pt")) | set(run_dir.glob("checkpoints/*.json")))
+    for path in candidates:
+        if path.suffix == ".json" and path.with_suffix(".pt").exists():
+            continue  # described with its .pt
+        sidecar = path.with_suffix(".json")
+        info = {}
+        if sidecar.exists():
+            try:
+                info = json.loads(sidecar.read_text())
+            except ValueError:
+                info = {}
+        info = info if isinstance(info, dict) else {}
+        digits = re.findall(r"\d+", path.stem)
+        step = info.get("step", int(digits[-1]) if digits else None)
+        if step is None:
+            continue
+        rows.append({"step": step, "file": str(path.relative_to(run_dir)), **info})
+    return pd.DataFrame(rows).sort_values("step").reset_index(drop=True) if rows else pd.DataFrame()
+
+
+TRAJECTORY_GROUPS = ("loss", "optim", "head_scores", "attn_entropy")
+
+
+def run_trajectories(run_dir: str, sig: tuple, layer: int = 0, head: int = 0) -> dict[str, pd.Series]:
+    """A run's 1-D trajectories (losses, learning rate, one head's scores and entropy), by name."""
+    from dashboards.figures.prep import trajectories
+
+    groups = {g: load_group(run_dir, g, sig) for g in TRAJECTORY_GROUPS}
+    series = trajectories(groups, layer, head)
+    metrics = load_metrics(run_dir, sig)
+    if "event" in metrics and "val_loss" in metrics:
+        evals = metrics[metrics["event"] == "eval"].dropna(subset=["val_loss"])
+        series["metrics/val_loss"] = pd.Series(evals["val_loss"].to_numpy(float), index=evals["step"].astype(int))
+    return series
+
+
+def head_shape(run_dir: str, sig: tuple) -> tuple[int, int]:
+    """(n_layers, n_heads) from the attention groups, else from the config, else (1, 1)."""
+    for g in ("head_scores", "attn_entropy"):
+        ds = load_group(run_dir, g, sig)
+        if ds is not None and "layer" in ds.dims:
+            return int(ds.sizes["layer"]), int(ds.sizes["head_index"])
+    model = load_config(run_dir).get("model", {})
+    return int(model.get("n_layers", 1)), int(model.get("n_heads", 1))

@@ -1,0 +1,38 @@
+"""Figure builders for the dashboard: pure functions, data in, Plotly figure out."""
+
+from dashboards.figures.curves import (
+    head_trajectories,
+    lines,
+    overlay_runs,
+    seed_band,
+    series_with_marks,
+    training_curves,
+    xcorr_bars,
+)
+from dashboards.figures.grids import (
+    attention_pattern,
+    head_grid,
+    head_grid_playback,
+    similarity_matrix,
+    site_step_heatmap,
+    trajectory_2d,
+)
+from dashboards.figures.prep import (
+    align_runs,
+    cka_matrix,
+    head_roles,
+    linear_cka,
+    nearest_step,
+    pca_trajectories,
+    site_layer,
+    site_table,
+    step_sites,
+    trajectories,
+)
+
+__all__ = [
+    "align_runs", "attention_pattern", "cka_matrix", "head_grid", "head_grid_playback", "head_roles", "head_trajectories",
+    "linear_cka", "lines", "nearest_step", "overlay_runs", "pca_trajectories", "similarity_matrix", "site_layer",
+    "seed_band", "series_with_marks", "site_step_heatmap", "site_table", "step_sites", "trajectories", "trajectory_2d",
+    "training_curves", "xcorr_bars",
+]

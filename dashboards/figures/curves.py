@@ -1,0 +1,109 @@
+"""Line figures over training: loss, perplexity, learning rate, any statistic per site, runs overlaid.
+
+Pure functions: tables in, Plotly figures out; nothing here reads files or touches session state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboards.figures.prep import thin
+
+TEMPLATE = "plotly_white"
+MAX_POINTS = 1500  # per line; see prep.thin
+
+
+def _layout(fig: go.Figure, title: str, x_label: str, y_label: str, log_y: bool = False) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x_label, yaxis_title=y_label, template=TEMPLATE,
+                      height=360, margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.25})
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log_y: bool = False) -> go.Figure:
+    """Training and validation curves from metrics.jsonl rows.
+
+    `y` is "loss" (train loss and val_loss, nats), "ppl" (exp of each, tokens) or "lr".
+    `x` is "step" or "tokens" (eval rows get their tokens from the step rows).
+    """
+    fig = go.Figure()
+    steps = metrics[metrics["event"] == "step"] if "event" in metrics else metrics
+    steps = steps.iloc[thin(len(steps), MAX_POINTS)]
+    evals = metrics[metrics["event"] == "eval"] if "event" in metrics else metrics.iloc[0:0]
+    if x == "tokens" and "tokens" in steps and not evals.empty:
+        evals = evals.drop(columns=["tokens"], errors="ignore").merge(steps[["step", "tokens"]], on="step", how="left")
+    if x not in steps:
+        x = "step"
+    if y == "lr":
+        if "lr" in steps:
+            fig.add_trace(go.Scatter(x=steps[x], y=steps["lr"], name="learning rate", mode="lines"))
+        return _layout(fig, "Learning rate", x, "learning rate", log_y)
+    transform = np.exp if y == "ppl" else (lambda v: v)
+    if "loss" in steps:
+        fig.add_trace(go.Scatter(x=steps[x], y=transform(steps["loss"]), name="train", mode="lines", opacity=0.8))
+    if "val_loss" in evals and not evals.empty:
+        fig.add_trace(go.Scatter(x=evals[x], y=transform(evals["val_loss"]), name="validation", mode="lines+markers"))
+    label = "perplexity (exp of loss)" if y == "ppl" else "loss (nats per token)"
+    return _layout(fig, "Perplexity" if y == "ppl" else "Loss", x, label, log_y)
+
+
+def lines(table: pd.DataFrame, title: str, y_label: str, log_y: bool = False, x_label: str = "step") -> go.Figure:
+    """One line per column of `table` (index: the x values, e.g. step)."""
+    fig = go.Figure()
+    table = table.iloc[thin(len(table), MAX_POINTS)]
+    for col in table.columns:
+        fig.add_trace(go.Scatter(x=table.index, y=table[col], name=str(col), mode="lines"))
+    return _layout(fig, title, x_label, y_label, log_y)
+
+
+def overlay_runs(series: dict[str, pd.Series], title: str, y_label: str, log_y: bool = False) -> go.Figure:
+    """The same statistic from several runs on one set of axes (run name -> series indexed by step)."""
+    fig = go.Figure()
+    for name, s in series.items():
+        s = s.iloc[thin(len(s), MAX_POINTS)]
+        fig.add_trace(go.Scatter(x=s.index, y=s.values, name=name, mode="lines"))
+    return _layout(fig, title, "step", y_label, log_y)
+
+
+def head_trajectories(table: pd.DataFrame, title: str, onset: float | None = None) -> go.Figure:
+    """One head's statistics over steps (columns: statistics), with an optional vertical line at an onset step."""
+    fig = lines(table, title, "value")
+    if onset is not None and np.isfinite(onset):
+        fig.add_vline(x=onset, line_dash="dash", annotation_text=f"onset ~ step {onset:g}")
+    return fig
+
+
+def series_with_marks(steps: np.ndarray, y: np.ndarray, title: str, y_label: str, marks: list[float] = (),
+                      fitted: np.ndarray | None = None, fit_name: str = "fit") -> go.Figure:
+    """A trajectory with vertical marks (e.g. change points) and an optional fitted curve over it."""
+    fig = go.Figure(go.Scatter(x=steps, y=y, name="recorded", mode="lines+markers", marker={"size": 4}))
+    if fitted is not None:
+        fig.add_trace(go.Scatter(x=steps, y=fitted, name=fit_name, mode="lines", line={"dash": "dash"}))
+    for m in marks:
+        fig.add_vline(x=float(m), line_dash="dot", line_color="firebrick")
+    return _layout(fig, title, "step", y_label)
+
+
+def xcorr_bars(table: pd.DataFrame, title: str, bound: float | None = None) -> go.Figure:
+    """Correlation at each lag (columns `lag`, `r`), with the +-bound band of no correlation."""
+    fig = go.Figure(go.Bar(x=table["lag"], y=table["r"], name="r"))
+    if bound is not None and np.isfinite(bound):
+        for b in (bound, -bound):
+            fig.add_hline(y=b, line_dash="dash", line_color="grey")
+    return _layout(fig, title, "lag (records; positive: x leads y)", "Pearson r")
+
+
+def seed_band(table: pd.DataFrame, title: str, y_label: str) -> go.Figure:
+    """Runs as thin lines (columns) with their mean and a +-1 SD band across runs (index: step)."""
+    fig = go.Figure()
+    mean, sd = table.mean(axis=1), table.std(axis=1)
+    fig.add_trace(go.Scatter(x=list(table.index) + list(table.index[::-1]),
+                             y=list(mean + sd) + list((mean - sd)[::-1]), fill="toself", name="mean +- 1 SD",
+                             line={"width": 0}, fillcolor="rgba(31,119,180,0.2)"))
+    for col in table.columns:
+        fig.add_trace(go.Scatter(x=table.index, y=table[col], name=str(col), mode="lines", line={"width": 1}))
+    fig.add_trace(go.Scatter(x=table.index, y=mean, name="mean", mode="lines", line={"width": 3}))
+    return _layout(fig, title, "step", y_label)

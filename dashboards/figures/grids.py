@@ -1,0 +1,131 @@
+"""Heatmap figures: site x step, layer x head (with playback), attention patterns, similarity matrices.
+
+Pure functions: arrays in, Plotly figures out; nothing here reads files or touches session state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboards.figures.prep import thin
+
+TEMPLATE = "plotly_white"
+MAX_FRAMES = 120  # playback frames; more makes the page heavy without showing more
+MAX_COLUMNS = 400  # steps drawn in a site x step heatmap; see prep.thin
+MAX_PATH_POINTS = 500  # steps drawn per path in a 2-D trajectory
+
+
+def site_step_heatmap(table: pd.DataFrame, title: str, units: str = "", log_color: bool = False) -> go.Figure:
+    """Rows: sites; columns: steps (at most MAX_COLUMNS, evenly spaced); colour: the value (log10 when `log_color`)."""
+    table = table.iloc[:, thin(table.shape[1], MAX_COLUMNS)]
+    z = table.to_numpy(dtype=float)
+    if log_color:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.log10(np.where(z > 0, z, np.nan))
+    label = f"log10 {units}".strip() if log_color else units
+    fig = go.Figure(go.Heatmap(z=z, x=list(table.columns), y=[str(s) for s in table.index], colorscale="Viridis",
+                               colorbar={"title": {"text": label}},
+                               hovertemplate="site %{y}<br>step %{x}<br>value %{z:.4g}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="step", template=TEMPLATE,
+                      height=max(300, min(900, 18 * len(table.index) + 120)),
+                      margin={"l": 220, "r": 20, "t": 50, "b": 50})
+    return fig
+
+
+def _grid_text(roles: np.ndarray | None) -> np.ndarray | None:
+    return None if roles is None else np.asarray(roles, dtype=object)
+
+
+def head_grid(values: np.ndarray, title: str, units: str = "", zrange: tuple[float, float] | None = None,
+              roles: np.ndarray | None = None) -> go.Figure:
+    """A layer x head grid (rows: layers, top = layer 0); `roles` (same shape, strings) is written in the cells."""
+    values = np.asarray(values, dtype=float)
+    n_layers, n_heads = values.shape
+    zmin, zmax = zrange if zrange else (np.nanmin(values), np.nanmax(values))
+    fig = go.Figure(go.Heatmap(z=values, x=list(range(n_heads)), y=list(range(n_layers)), zmin=zmin, zmax=zmax,
+                               colorscale="Viridis", colorbar={"title": {"text": units}},
+                               text=_grid_text(roles), texttemplate="%{text}" if roles is not None else None,
+                               hovertemplate="layer %{y} head %{x}<br>%{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="head", yaxis_title="layer", template=TEMPLATE, height=420,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    fig.update_yaxes(autorange="reversed", dtick=1)
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def head_grid_playback(values: np.ndarray, steps: Sequence[int], title: str, units: str = "") -> go.Figure:
+    """Layer x head grids over steps with a Play button and a step slider (frames thinned to MAX_FRAMES).
+
+    `values` has shape (step, layer, head_index); the colour range is fixed over all steps so that
+    colours are comparable between frames.
+    """
+    values = np.asarray(values, dtype=float)
+    steps = np.asarray(steps)
+    idx = thin(len(steps), MAX_FRAMES)
+    zrange = (float(np.nanmin(values)), float(np.nanmax(values)))
+    fig = head_grid(values[idx[0]], title, units, zrange)
+    fig.frames = [go.Frame(data=[go.Heatmap(z=values[i])], name=str(int(steps[i]))) for i in idx]
+    play = {"args": [None, {"frame": {"duration": 120, "redraw": True}, "fromcurrent": True}],
+            "label": "Play", "method": "animate"}
+    pause = {"args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}],
+             "label": "Pause", "method": "animate"}
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "buttons": [play, pause], "x": 0, "y": -0.12, "xanchor": "left"}],
+        sliders=[{"currentvalue": {"prefix": "step "}, "x": 0.15, "len": 0.85, "y": -0.05,
+                  "steps": [{"args": [[str(int(steps[i]))], {"frame": {"duration": 0, "redraw": True},
+                                                             "mode": "immediate"}],
+                             "label": str(int(steps[i])), "method": "animate"} for i in idx]}],
+        height=500, margin={"l": 60, "r": 20, "t": 50, "b": 110})
+    return fig
+
+
+def attention_pattern(pattern: np.ndarray, tokens: Sequence[str], title: str) -> go.Figure:
+    """Attention probabilities of one head: rows are queries, columns keys, token text on both axes.
+
+    Row q sums to 1 over keys k <= q (causal). Token labels get their position appended so that
+    repeated tokens stay distinct axis categories.
+    """
+    pattern = np.asarray(pattern, dtype=float)
+    n = pattern.shape[0]
+    labels = [f"{i}:{tokens[i]}" if i < len(tokens) else str(i) for i in range(n)]
+    fig = go.Figure(go.Heatmap(z=pattern, x=labels, y=labels, zmin=0, zmax=1, colorscale="Blues",
+                               colorbar={"title": {"text": "probability"}},
+                               hovertemplate="query %{y}<br>key %{x}<br>p = %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="key (attended-to token)", yaxis_title="query (current token)",
+                      template=TEMPLATE, height=max(420, min(900, 14 * n + 200)),
+                      margin={"l": 100, "r": 20, "t": 50, "b": 100})
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category", tickangle=-60)
+    return fig
+
+
+def similarity_matrix(matrix: np.ndarray, labels: Sequence[str], title: str) -> go.Figure:
+    """A symmetric similarity matrix (e.g. CKA between layers), 0 to 1."""
+    fig = go.Figure(go.Heatmap(z=np.asarray(matrix, float), x=list(labels), y=list(labels), zmin=0, zmax=1,
+                               colorscale="Viridis", colorbar={"title": {"text": "similarity"}},
+                               hovertemplate="%{y} vs %{x}<br>%{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, template=TEMPLATE, height=460, margin={"l": 120, "r": 20, "t": 50, "b": 100})
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def trajectory_2d(points: np.ndarray, steps: Sequence[int], names: Sequence[str], title: str,
+                  explained: Sequence[float] = ()) -> go.Figure:
+    """Paths in a 2-D projection, one per name: `points` has shape (name, step, 2); colour follows step.
+
+    At most MAX_PATH_POINTS steps are drawn per path (evenly spaced; see prep.thin)."""
+    idx = thin(len(steps), MAX_PATH_POINTS)
+    points, steps = np.asarray(points)[:, idx], np.asarray(steps)[idx]
+    fig = go.Figure()
+    for k, name in enumerate(names):
+        fig.add_trace(go.Scatter(x=points[k, :, 0], y=points[k, :, 1], mode="lines+markers", name=str(name),
+                                 marker={"color": list(steps), "colorscale": "Viridis", "size": 6},
+                                 text=[f"step {s}" for s in steps], hovertemplate="%{text}<extra>" + str(name) + "</extra>"))
+    ev = list(explained) + [np.nan, np.nan]
+    fig.update_layout(title=title, template=TEMPLATE, height=460,
+                      xaxis_title=f"PC1 ({100 * ev[0]:.0f}% of variance)", yaxis_title=f"PC2 ({100 * ev[1]:.0f}%)")
+    return fig

@@ -1,0 +1,73 @@
+"""Shared page pieces: the run picker, auto-refresh, and a chart with its explanation and its code."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards import data, explain
+
+
+def run_choice(multiple: bool = False) -> list[Path]:
+    """Sidebar: pick one run (or several); returns [] after explaining what is wrong when none can be shown."""
+    root = data.runs_root(sys.argv[1:])
+    try:
+        runs = data.find_runs(root)
+    except data.RunsError as err:
+        st.error(str(err))
+        return []
+    if not runs:
+        st.warning(f"No runs found in {str(root)!r}. A run directory holds config.json, metrics.jsonl or "
+                   "records.zarr; make one with `python -m seedling.train --preset tiny --data synthetic:induction "
+                   f"--out {root}/tiny --record every=10`.")
+        return []
+    names = {str(p.relative_to(root)) if p != root else p.name: p for p in runs}
+    if multiple:
+        chosen = st.sidebar.multiselect("Runs", list(names), default=list(names)[:2], key="runs_compare")
+    else:
+        chosen = [st.sidebar.selectbox("Run", list(names), key="run")]
+    st.sidebar.toggle("Auto-refresh every 10 s", key="auto_refresh",
+                      help="re-read the run while training is still writing to it")
+    st.sidebar.caption(f"Runs directory: `{root}`")
+    return [names[c] for c in chosen if c]
+
+
+def body(fn: Callable[[], None]) -> None:
+    """Draw the page body; as a fragment re-run every 10 s when auto-refresh is on."""
+    if st.session_state.get("auto_refresh"):
+        st.fragment(fn, run_every="10s")()
+    else:
+        fn()
+
+
+def chart(fig: go.Figure, key: str, computed_by: Callable | list[Callable], name: str | None = None,
+          download: bool = False) -> None:
+    """A Plotly chart with its plain-language explanation (explain.TEXTS[key]) and a 'show the code' expander.
+
+    `name` must be unique on the page (it keys the chart's widgets); it defaults to `key`.
+    """
+    name = name or key
+    st.plotly_chart(fig, width="stretch", key=f"chart_{name}")
+    if text := explain.text(key):
+        st.caption(text)
+    fns = computed_by if isinstance(computed_by, list) else [computed_by]
+    with st.expander("Show the code"):
+        for fn in fns:
+            st.code(inspect.getsource(fn), language="python")
+    if download:
+        st.download_button("Download chart (HTML)", fig.to_html(include_plotlyjs="cdn"), file_name=f"{name}.html",
+                           mime="text/html", key=f"dl_{name}")
+
+
+def need(value, what: str) -> bool:
+    """True if `value` is usable; otherwise show what is missing from the run and return False."""
+    if value is None or (hasattr(value, "empty") and value.empty) or (hasattr(value, "__len__") and len(value) == 0):
+        st.info(f"This run has no {what} yet. It appears here once training records it "
+                "(use `--record` when training; refresh while it runs).")
+        return False
+    return True

@@ -1,0 +1,185 @@
+"""The dashboard's figure builders and array preparation, tested directly as pure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from dashboards import explain
+from dashboards.figures import (
+    align_runs,
+    attention_pattern,
+    cka_matrix,
+    head_grid,
+    head_grid_playback,
+    head_roles,
+    head_trajectories,
+    linear_cka,
+    lines,
+    nearest_step,
+    overlay_runs,
+    pca_trajectories,
+    seed_band,
+    series_with_marks,
+    similarity_matrix,
+    site_layer,
+    site_step_heatmap,
+    site_table,
+    step_sites,
+    training_curves,
+    trajectories,
+    trajectory_2d,
+    xcorr_bars,
+)
+from dashboards.figures.grids import MAX_FRAMES
+
+
+@pytest.fixture
+def metrics() -> pd.DataFrame:
+    steps = pd.DataFrame({"event": "step", "step": [1, 2, 3, 4], "loss": [4.0, 3.0, 2.0, 1.0],
+                          "lr": [1e-4, 2e-4, 3e-4, 3e-4], "tokens": [100, 200, 300, 400]})
+    evals = pd.DataFrame({"event": "eval", "step": [2, 4], "val_loss": [3.5, 1.5], "val_ppl": np.exp([3.5, 1.5])})
+    return pd.concat([steps, evals], ignore_index=True)
+
+
+@pytest.fixture
+def weights() -> xr.Dataset:
+    steps = np.array([0, 10, 20])
+    return xr.Dataset({
+        "wte.weight": ("step", [1.0, 2.0, 3.0]),
+        "blocks.0.attn.qkv.weight": ("step", [1.0, 10.0, 100.0]),
+        "blocks.1.attn.qkv.weight": ("step", [2.0, 2.0, 2.0]),
+        "blocks.1.mlp.fc_in.weight": ("step", [5.0, 5.0, 5.0]),
+        "blocks.0.attn.W_Q": (("step", "head_index"), np.ones((3, 2))),
+    }, coords={"step": steps})
+
+
+def test_training_curves_train_and_validation(metrics):
+    fig = training_curves(metrics, "loss")
+    assert [t.name for t in fig.data] == ["train", "validation"]
+    assert list(fig.data[1].x) == [2, 4] and list(fig.data[1].y) == [3.5, 1.5]
+
+
+def test_training_curves_perplexity_is_exp_of_loss_and_tokens_axis(metrics):
+    fig = training_curves(metrics, "ppl", x="tokens")
+    np.testing.assert_allclose(fig.data[0].y, np.exp([4.0, 3.0, 2.0, 1.0]))
+    assert list(fig.data[1].x) == [200, 400]  # eval rows take the tokens of their step
+    assert fig.layout.xaxis.title.text == "tokens"
+
+
+def test_training_curves_lr_and_log_axis(metrics):
+    fig = training_curves(metrics, "lr", log_y=True)
+    assert fig.data[0].name == "learning rate" and fig.layout.yaxis.type == "log"
+
+
+def test_site_layer_and_step_sites(weights):
+    assert site_layer("blocks.12.mlp.fc_in.weight") == 12 and site_layer("wte.weight") is None
+    assert "blocks.0.attn.W_Q" not in step_sites(weights)  # per-head arrays are not (step,) sites
+    assert step_sites(weights, layers=[1]) == ["wte.weight", "blocks.1.attn.qkv.weight", "blocks.1.mlp.fc_in.weight"]
+    assert step_sites(weights, contains="qkv") == ["blocks.0.attn.qkv.weight", "blocks.1.attn.qkv.weight"]
+
+
+def test_site_table_and_heatmap_log_colour(weights):
+    table = site_table(weights, ["blocks.0.attn.qkv.weight", "missing", "wte.weight"])
+    assert list(table.index) == ["blocks.0.attn.qkv.weight", "wte.weight"] and list(table.columns) == [0, 10, 20]
+    fig = site_step_heatmap(table, "weights", "1", log_color=True)
+    np.testing.assert_allclose(fig.data[0].z[0], [0.0, 1.0, 2.0])
+    assert site_table(weights, ["missing"]).empty
+
+
+def test_head_roles_names_the_top_score_above_threshold():
+    scores = {"previous_token": np.array([[0.9, 0.1], [0.2, 0.1]]),
+              "induction": np.array([[0.1, 0.5], [0.25, 0.0]])}
+    roles = head_roles(scores, threshold=0.3)
+    assert roles.tolist() == [["previous_token", "induction"], ["", ""]]
+
+
+def test_head_grid_shape_roles_and_orientation():
+    values = np.arange(6.0).reshape(2, 3)
+    roles = np.array([["a", "", ""], ["", "b", ""]], dtype=object)
+    fig = head_grid(values, "entropy", "nats", roles=roles)
+    assert np.asarray(fig.data[0].z).shape == (2, 3) and fig.data[0].text[1][1] == "b"
+    assert fig.layout.yaxis.autorange == "reversed"  # layer 0 at the top
+
+
+def test_head_grid_playback_frames_and_fixed_colour_range():
+    values = np.random.default_rng(0).uniform(size=(500, 2, 3))
+    steps = np.arange(500) * 10
+    fig = head_grid_playback(values, steps, "entropy")
+    assert 2 <= len(fig.frames) <= MAX_FRAMES
+    assert fig.frames[0].name == "0" and fig.frames[-1].name == "4990"
+    assert [s.label for s in fig.layout.sliders[0].steps] == [f.name for f in fig.frames]
+    assert fig.data[0].zmin == pytest.approx(values.min()) and fig.data[0].zmax == pytest.approx(values.max())
+
+
+def test_attention_pattern_has_token_text_on_both_axes():
+    pattern = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]
+    fig = attention_pattern(pattern, ["The", "cat", "The"], "L0H0")
+    assert list(fig.data[0].x) == ["0:The", "1:cat", "2:The"] == list(fig.data[0].y)
+    assert fig.data[0].zmin == 0 and fig.data[0].zmax == 1
+
+
+def test_pca_trajectories_recovers_a_planted_direction():
+    rng = np.random.default_rng(0)
+    direction = np.zeros(8)
+    direction[3] = 1.0
+    t = np.linspace(-1, 1, 20)
+    acts = t[:, None, None] * 10 * direction + rng.normal(0, 0.01, (20, 2, 8))
+    points, explained = pca_trajectories(acts)
+    assert points.shape == (2, 20, 2)
+    assert explained[0] > 0.99
+    assert abs(np.corrcoef(points[0, :, 0], t)[0, 1]) > 0.99
+
+
+def test_linear_cka_invariances():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 6))
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    assert linear_cka(x, 3.0 * x @ q) == pytest.approx(1.0)  # rotation and scale
+    assert linear_cka(x, rng.normal(size=(200, 6))) < 0.2
+    m = cka_matrix([x, x @ q, rng.normal(size=(200, 6))])
+    np.testing.assert_allclose(m, m.T)
+    np.testing.assert_allclose(np.diag(m), 1.0)
+
+
+def test_trajectories_and_alignment():
+    steps = [0, 10, 20]
+    groups = {"loss": xr.Dataset({"train_loss": ("step", [3.0, 2.0, 1.0])}, coords={"step": steps}),
+              "head_scores": xr.Dataset({"induction": (("step", "layer", "head_index"),
+                                                       np.arange(12.0).reshape(3, 2, 2))}, coords={"step": steps}),
+              "optim": None}
+    series = trajectories(groups, layer=1, head=0)
+    assert sorted(series) == ["head_scores/induction L1H0", "loss/train_loss"]
+    assert list(series["head_scores/induction L1H0"]) == [2.0, 6.0, 10.0]
+    table = align_runs({"a": series["loss/train_loss"], "b": pd.Series([1.0, 2.0], index=[10, 30])})
+    assert list(table.index) == [10]
+    assert nearest_step(np.array(steps), 14) == 10
+
+
+def test_line_figures():
+    table = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}, index=[0, 10])
+    assert [t.name for t in lines(table, "t", "y").data] == ["a", "b"]
+    assert len(overlay_runs({"r1": table["a"], "r2": table["b"]}, "t", "y").data) == 2
+    fig = head_trajectories(table, "L0H0", onset=5.0)
+    assert fig.layout.shapes[0].x0 == 5.0
+    band = seed_band(table, "t", "y")
+    np.testing.assert_allclose(band.data[-1].y, [2.0, 3.0])  # the mean across runs
+    marks = series_with_marks(np.array([0, 10]), np.array([1.0, 2.0]), "t", "y", marks=[5.0],
+                              fitted=np.array([1.1, 1.9]))
+    assert len(marks.data) == 2 and len(marks.layout.shapes) == 1
+    bars = xcorr_bars(pd.DataFrame({"lag": [-1, 0, 1], "r": [0.1, 0.5, 0.2]}), "xc", bound=0.3)
+    assert list(bars.data[0].x) == [-1, 0, 1] and len(bars.layout.shapes) == 2
+    sim = similarity_matrix(np.eye(2), ["l0", "l1"], "cka")
+    assert list(sim.data[0].x) == ["l0", "l1"]
+    traj = trajectory_2d(np.zeros((1, 3, 2)), [0, 1, 2], ["item 0"], "pca", [0.5, 0.2])
+    assert "50%" in traj.layout.xaxis.title.text
+
+
+def test_every_chart_key_has_an_explanation():
+    for key in ("loss", "ppl", "lr", "weight_norm", "grad_norm", "update_ratio", "spectral", "entropy",
+                "head_scores", "pattern", "trajectory", "act_stats", "cka", "pca", "analysis", "compare"):
+        assert "**What:**" in explain.text(key), key
+    assert explain.text("nonexistent") == ""

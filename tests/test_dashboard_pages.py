@@ -1,0 +1,125 @@
+"""The dashboard's pages under streamlit's AppTest: each renders its charts, handles bad input, writes nothing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards import data
+from tests.dashboard_run import write_run
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+PAGES = {"overview": 3, "parameters": 3, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    write_run(root / "seed0", seed=0)
+    write_run(root / "seed1", seed=1)
+    return root
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def app(runs: Path, page: str, monkeypatch) -> AppTest:
+    monkeypatch.setattr(sys, "argv", ["dashboards/app.py", "--runs", str(runs)])
+    at = AppTest.from_file(APP, default_timeout=60)
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py")
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_its_charts(runs_dir, page, monkeypatch):
+    at = app(runs_dir, page, monkeypatch)
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) >= PAGES[page]
+    assert not at.error
+    assert at.title[0].value  # every page says what it is
+
+
+def test_pages_never_write_to_a_run(runs_dir, monkeypatch):
+    before = snapshot(runs_dir)
+    for page in PAGES:
+        assert_clean(app(runs_dir, page, monkeypatch))
+    assert snapshot(runs_dir) == before
+
+
+def test_heads_step_slider_and_head_choice(runs_dir, monkeypatch):
+    at = app(runs_dir, "heads", monkeypatch)
+    steps = at.select_slider(key="heads_step").options
+    assert steps[0] == "0" and len(steps) == 12
+    at.select_slider(key="heads_step").set_value(20).run()
+    at.number_input(key="heads_layer").set_value(0).run()
+    assert_clean(at)
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any("at step 20" in t for t in titles)
+    assert any(t.startswith("Layer 0 head 0 at step 20") for t in titles)
+
+
+def test_heads_grid_is_labelled_with_roles(runs_dir, monkeypatch):
+    at = app(runs_dir, "heads", monkeypatch)
+    grid = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert grid["text"][1][2] == "induction"  # the planted induction head, at the last step
+
+
+def test_compare_overlays_two_runs(runs_dir, monkeypatch):
+    at = app(runs_dir, "compare", monkeypatch)
+    assert_clean(at)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in fig["data"]} == {"seed0", "seed1"}
+
+
+def test_missing_runs_directory_is_explained(tmp_path, monkeypatch):
+    for page in PAGES:
+        at = app(tmp_path / "nope", page, monkeypatch)
+        assert_clean(at)
+        assert "does not exist" in at.error[0].value
+
+
+def test_directory_without_runs_is_explained(tmp_path, monkeypatch):
+    (tmp_path / "notes").mkdir()
+    at = app(tmp_path, "overview", monkeypatch)
+    assert_clean(at)
+    assert "No runs found" in at.warning[0].value
+
+
+def test_run_with_only_metrics_gets_messages_not_tracebacks(tmp_path, monkeypatch):
+    run = tmp_path / "bare"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(json.dumps({"event": "step", "step": 1, "loss": 3.0, "lr": 1e-4}) + "\n{\"ev")
+    for page in PAGES:
+        at = app(tmp_path, page, monkeypatch)
+        assert_clean(at)
+        if page not in ("overview", "generate"):
+            assert any("has no" in i.value for i in at.info), page
+    assert len(app(tmp_path, "overview", monkeypatch).get("plotly_chart")) == 3  # the torn last line is skipped
+
+
+def test_new_records_change_the_cache_key(tmp_path):
+    run = write_run(tmp_path / "live", n_records=4)
+    sig = data.signature(run)
+    assert len(data.load_metrics(str(run), sig)) > 0
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"event": "step", "step": 999, "loss": 1.0}) + "\n")
+    new_sig = data.signature(run)
+    assert new_sig != sig
+    assert data.load_metrics(str(run), new_sig)["step"].max() == 999
+
+
+def test_server_binds_to_localhost_by_default():
+    import tomllib
+
+    config = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
+    assert tomllib.loads(config.read_text())["server"]["address"] == "127.0.0.1"
