@@ -121,6 +121,29 @@ def load_group(run_dir: str, group: str, sig: tuple) -> xr.Dataset | None:
     return None if ds is None else ds.load()
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def group_variables(run_dir: str, group: str, sig: tuple) -> dict[str, tuple[str, ...]]:
+    """Variable names of a group and their dimensions, read from metadata only (no records)."""
+    ds = open_group(Path(run_dir), group)
+    return {} if ds is None else {str(k): tuple(v.dims) for k, v in ds.data_vars.items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def load_site_table(run_dir: str, group: str, sites: tuple[str, ...], sig: tuple) -> pd.DataFrame:
+    """Only the named (step,) variables of a group, as a table: rows sites, columns steps.
+
+    Groups such as weight_norm hold hundreds of variables; reading only those on screen keeps the
+    first render fast."""
+    ds = open_group(Path(run_dir), group)
+    if ds is None:
+        return pd.DataFrame()
+    sites = [s for s in sites if s in ds]
+    if not sites:
+        return pd.DataFrame()
+    values = np.stack([ds[s].values.astype(float) for s in sites])
+    return pd.DataFrame(values, index=sites, columns=ds["step"].values.astype(int))
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def load_pattern(run_dir: str, step: int, sig: tuple) -> np.ndarray | None:
     """Attention patterns at one recorded step, (layer, head_index, query_pos, key_pos), float32."""
@@ -198,7 +221,8 @@ def checkpoints(run_dir: str) -> pd.DataFrame:
     """Checkpoints found in the run (step, file, and what their JSON sidecars say)."""
     run_dir = Path(run_dir)
     rows = []
-    candidates = sorted(set(run_dir.glob("**/*.pt")) | set(run_dir.glob("checkpoints/*.json")))
+    # Not a recursive glob: records.zarr holds thousands of chunk files.
+    candidates = sorted({*run_dir.glob("*.pt"), *run_dir.glob("checkpoints/*.pt"), *run_dir.glob("checkpoints/*.json")})
     for path in candidates:
         if path.suffix == ".json" and path.with_suffix(".pt").exists():
             continue  # described with its .pt
