@@ -10,7 +10,11 @@ Public API (other packages and users build on these names):
 
 from seedling.config import ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, preset
 from seedling.model import GPT
+from seedling.run import list_checkpoints, load_run
 
 __version__ = "0.1.0"
 
-__all__ = ["GPT", "ConfigError", "DataConfig", "ModelConfig", "RunConfig", "TrainConfig", "preset", "__version__"]
+__all__ = [
+    "GPT", "ConfigError", "DataConfig", "ModelConfig", "RunConfig", "TrainConfig", "list_checkpoints", "load_run",
+    "preset", "__version__",
+]

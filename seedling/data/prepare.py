@@ -52,6 +52,8 @@ class PreparedData:
     source: str  # a readable description of the corpus
     truth: dict[str, Any] = field(default_factory=dict)  # planted structure (synthetic sources only)
     cache_path: Path | None = None  # the token-file folder (text sources only)
+    # bytes_of_text, tokenize_seconds (when the cache entry was built), tokenizer_seconds (None if reused)
+    stats: dict[str, Any] = field(default_factory=dict)
 
     def n_sequences(self, n_ctx: int) -> int:
         """Number of training windows of n_ctx + 1 tokens (counted, never typed in)."""
@@ -74,6 +76,7 @@ def _prepare_text(cfg: RunConfig, run_dir: Path, cache_dir: Path) -> PreparedDat
     src = resolve_text_source(cfg.data, cache_dir)
     d = cfg.data
     tok_path = run_dir / TOKENIZER_FILE
+    tokenizer_seconds = None
     if tok_path.exists():
         tokenizer = _load(tok_path)
         log.info("reusing tokenizer %s (%d tokens)", tok_path, tokenizer.get_vocab_size())
@@ -86,7 +89,8 @@ def _prepare_text(cfg: RunConfig, run_dir: Path, cache_dir: Path) -> PreparedDat
             tokenizer = train_tokenizer(train_docs, cfg.model.d_vocab)
         except TokenizerError as e:
             raise DataError(str(e)) from None
-        log.info("tokenizer trained in %.1f s", time.perf_counter() - t0)
+        tokenizer_seconds = time.perf_counter() - t0
+        log.info("tokenizer trained in %.1f s", tokenizer_seconds)
         save_tokenizer(tokenizer, tok_path)
     _check_vocab(tokenizer, cfg.model.d_vocab, tok_path)
     eot_id = tokenizer.token_to_id(EOT)
@@ -108,7 +112,9 @@ def _prepare_text(cfg: RunConfig, run_dir: Path, cache_dir: Path) -> PreparedDat
     if n_docs[0] < 1 or n_docs[1] < 1:
         raise DataError(f"{src.description} holds {sum(n_docs)} document(s); a split by document needs at least 2 "
                         "(add files, or separate documents in one .txt file by a blank line then a line of ===)")
-    return PreparedData(tokenizer, train, val, eot_id, len(train), len(val), n_docs, src.description, cache_path=folder)
+    stats = {"bytes_of_text": meta["bytes_of_text"], "tokenize_seconds": meta["seconds"], "tokenizer_seconds": tokenizer_seconds}
+    return PreparedData(tokenizer, train, val, eot_id, len(train), len(val), n_docs, src.description,
+                        cache_path=folder, stats=stats)
 
 
 def _prepare_synthetic(cfg: RunConfig, run_dir: Path) -> PreparedData:

@@ -104,6 +104,8 @@ def write_entry(folder: Path, split_docs: Iterator[tuple[bool, str]], tokenizer:
             "n_documents": [counts["train"][1], counts["val"][1]],
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        if folder.exists() and read_entry(folder) is None:
+            shutil.rmtree(folder)  # a damaged entry (e.g. a truncated file) is replaced, never trusted
         try:
             os.rename(tmp, folder)
         except OSError:  # another process finished the same entry first; its files are identical

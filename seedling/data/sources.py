@@ -59,7 +59,7 @@ def resolve_text_source(data: DataConfig, cache_dir: Path) -> TextSource:
     spec = data.source
     if spec == "builtin":
         src = TextSource(builtin_identity(), "builtin (Python's language reference and standard-library docstrings)",
-                         builtin_documents)
+                         _extracted_once(builtin_documents))
     elif spec.startswith("hf:"):
         src = _hub_source(spec, data, cache_dir)
     elif ":" in spec.split("/")[0] and not Path(spec).exists() and not re.match(r"^[A-Za-z]:[\\/]", spec):
@@ -71,6 +71,25 @@ def resolve_text_source(data: DataConfig, cache_dir: Path) -> TextSource:
     budget = data.max_bytes
     return TextSource(f"{src.identity}|max_bytes={budget}", f"{src.description}, first {budget:,} bytes",
                       lambda: _within_budget(src.documents(), budget), min(src.size_hint or budget, budget))
+
+
+def _extracted_once(documents: Callable[[], Iterator[str]]) -> Callable[[], Iterator[str]]:
+    """`documents`, read on the first pass and replayed from memory after (for small, slow corpora)."""
+    kept: list[str] = []
+    done = False
+
+    def replay() -> Iterator[str]:
+        nonlocal done
+        if done:
+            yield from kept
+            return
+        kept.clear()
+        for doc in documents():
+            kept.append(doc)
+            yield doc
+        done = True
+
+    return replay
 
 
 def _within_budget(docs: Iterator[str], budget: int) -> Iterator[str]:
@@ -91,7 +110,7 @@ def _within_budget(docs: Iterator[str], budget: int) -> Iterator[str]:
 
 def _local_source(path: Path, text_field: str) -> TextSource:
     if not path.exists():
-        raise DataError(f"data source path {path} does not exist; give a .txt/.md/.jsonl file or a folder of them")
+        raise DataError(f"data source path {path} does not exist; accepted: {ACCEPTED_SOURCES}")
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
         if not files:

@@ -7,13 +7,14 @@ one whole document: `EOT s_1 ... s_n_ctx`. Symbols are drawn from an alphabet of
 "t{i}", EOT is id `vocab`), so decoded batches read as "t17 t4 t301 ...".
 
 KIND = `induction` (the setting where induction heads form; Olsson et al. 2022):
-    span length s ~ Uniform{span_min..span_max}; the sequence is r_1..r_p, a_1..a_s, a_1..a_s
-    with p = n_ctx - 2s and every r, a drawn uniformly and independently from the alphabet.
-    Known truth: within the second copy, a_{j+1} follows from "find the earlier a_j and copy what
-    came after it" (prefix matching); no other position is predictable. Floor of the mean
-    next-token loss: about (n_ctx - E[s] + 1) / n_ctx * ln(vocab) nats.
-    Options (defaults): vocab (256), span_min (n_ctx // 4), span_max (n_ctx // 2), or span (sets
-    both), n (4096 training sequences), seed (data.split_seed).
+    span length s ~ Uniform{span_min..span_max}; the sequence is r_1..r_p followed by `copies`
+    copies of a_1..a_s, with p = n_ctx - copies * s and every r, a drawn uniformly and
+    independently from the alphabet. Known truth: inside the later copies, a_{j+1} follows from
+    "find the earlier a_j and copy what came after it" (prefix matching); no other position is
+    predictable. Floor of the mean next-token loss: about
+    (n_ctx - (copies - 1) E[s] + 1) / n_ctx * ln(vocab) nats (`truth["loss_floor_nats"]`).
+    Options (defaults): vocab (256), copies (2), span_max (n_ctx // copies), span_min
+    (span_max // 2), or span (sets both), n (4096 training sequences), seed (data.split_seed).
 
 KIND = `bigram` (a planted previous-token dependency):
     a Markov chain: s_1 is uniform; s_{t+1} ~ P[s_t, :], where each row of P puts Dirichlet(1)
@@ -41,7 +42,7 @@ from seedling.tokenizer import EOT
 __all__ = ["SyntheticCorpus", "generate_synthetic", "parse_synthetic", "symbol_tokenizer"]
 
 _DEFAULTS: dict[str, dict[str, int | None]] = {
-    "induction": {"vocab": 256, "span_min": None, "span_max": None, "span": None, "n": 4096, "seed": None},
+    "induction": {"vocab": 256, "span_min": None, "span_max": None, "span": None, "copies": 2, "n": 4096, "seed": None},
     "bigram": {"vocab": 256, "fanout": 4, "n": 4096, "seed": None},
 }
 
@@ -102,14 +103,17 @@ def generate_synthetic(spec: str, n_ctx: int, d_vocab: int, val_fraction: float,
     if kind == "induction":
         if p["span"] is not None:
             p["span_min"] = p["span_max"] = p["span"]
-        p["span_min"] = p["span_min"] or max(1, n_ctx // 4)
-        p["span_max"] = p["span_max"] or n_ctx // 2
+        c = p["copies"]
+        p["span_max"] = p["span_max"] or n_ctx // c
+        p["span_min"] = p["span_min"] or max(1, p["span_max"] // 2)
         p.pop("span")
-        if not 1 <= p["span_min"] <= p["span_max"] <= n_ctx // 2:
-            raise DataError(f"{spec}: need 1 <= span_min <= span_max <= n_ctx/2 = {n_ctx // 2}; got {p['span_min']}..{p['span_max']}")
-        train, val = (_induction(rng, n, n_ctx, p["vocab"], p["span_min"], p["span_max"]) for rng, n in ((train_rng, p["n"]), (val_rng, n_val)))
+        if c < 2 or not 1 <= p["span_min"] <= p["span_max"] <= n_ctx // c:
+            raise DataError(f"{spec}: need copies >= 2 and 1 <= span_min <= span_max <= n_ctx/copies = {n_ctx // c}; "
+                            f"got copies={c}, span {p['span_min']}..{p['span_max']}")
+        train, val = (_induction(rng, n, n_ctx, p["vocab"], p["span_min"], p["span_max"], c)
+                      for rng, n in ((train_rng, p["n"]), (val_rng, n_val)))
         mean_s = (p["span_min"] + p["span_max"]) / 2
-        truth = {"loss_floor_nats": (n_ctx - mean_s + 1) / n_ctx * math.log(p["vocab"])}
+        truth = {"loss_floor_nats": (n_ctx - (c - 1) * mean_s + 1) / n_ctx * math.log(p["vocab"])}
     else:
         transition = _sparse_transition(truth_rng, p["vocab"], min(p["fanout"], p["vocab"]))
         train, val = (_markov(rng, transition, n, n_ctx) for rng, n in ((train_rng, p["n"]), (val_rng, n_val)))
@@ -125,12 +129,14 @@ def _with_eot(seqs: np.ndarray, eot: int) -> np.ndarray:
     return out.reshape(-1)
 
 
-def _induction(rng: np.random.Generator, n: int, n_ctx: int, vocab: int, span_min: int, span_max: int) -> np.ndarray:
+def _induction(rng: np.random.Generator, n: int, n_ctx: int, vocab: int, span_min: int, span_max: int,
+               copies: int) -> np.ndarray:
     seqs = rng.integers(0, vocab, size=(n, n_ctx), dtype=np.int64)
     spans = rng.integers(span_min, span_max + 1, size=n)
     for row, s in zip(seqs, spans):
-        start = n_ctx - 2 * s  # the random prefix r_1..r_p fills the positions before it
-        row[start + s:] = row[start:start + s]
+        start = n_ctx - copies * s  # the random prefix r_1..r_p fills the positions before it
+        for k in range(1, copies):
+            row[start + k * s:start + (k + 1) * s] = row[start:start + s]
     return seqs.astype(np.uint16 if vocab < 65535 else np.uint32)
 
 

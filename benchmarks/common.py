@@ -1,0 +1,189 @@
+"""Shared measurement tools: interleaved timing, medians, result rows, peak memory and machine facts.
+
+Every figure in the suite is a ratio measured side by side in one process: the cases being compared
+are run in turn (A B, then B A, ...) so that drift in a shared machine's load hits both alike, and
+the median of the repetitions is reported. Absolute times on a shared machine are noisy; the
+ratios are what the suite is for.
+
+>>> median([3.0, 1.0, 2.0])
+2.0
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "Options",
+    "Row",
+    "interleaved",
+    "machine_info",
+    "median",
+    "peak_rss_mb",
+    "ratio",
+    "run_python_case",
+]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line asked for; every benchmark's `run(opts)` receives it."""
+
+    quick: bool = False  # a smoke run: fewer and smaller cases, fewer repetitions
+    repeat: int | None = None  # repetitions per case; None: the benchmark's own default
+    compile: bool = False  # also time torch.compile variants (slow to compile on CPU)
+    threads: int | None = None  # torch intra-op threads; None: torch's default (the cores available)
+
+    def case_args(self) -> list[str]:
+        """The flags that pass these options on to `python -m benchmarks.case`."""
+        args = ["--quick"] if self.quick else []
+        args += ["--compile"] if self.compile else []
+        args += ["--repeat", str(self.repeat)] if self.repeat is not None else []
+        return args + (["--threads", str(self.threads)] if self.threads is not None else [])
+
+    def reps(self, default: int, quick: int = 2) -> int:
+        if self.repeat is not None:
+            return max(1, self.repeat)
+        return quick if self.quick else default
+
+
+@dataclass
+class Row:
+    """One measured figure. `ratio` is ours / ref for rates (higher is better for us)."""
+
+    case: str  # e.g. "tiny"
+    metric: str  # e.g. "train tokens/s"
+    ours: float | None
+    unit: str
+    ref: float | None = None
+    ratio: float | None = None
+    note: str = ""
+    samples: dict[str, list[float]] = field(default_factory=dict)  # raw repetitions, for the JSON
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def median(xs: list[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def ratio(ours: float | None, ref: float | None) -> float | None:
+    if ours is None or ref is None or ref == 0:
+        return None
+    return ours / ref
+
+
+def interleaved(
+    cases: dict[str, Callable[[], object]], repeat: int, warmup: int = 1, inner: int = 1
+) -> dict[str, list[float]]:
+    """Seconds per call of each case, `repeat` samples each, taken in alternating order.
+
+    Each sample times `inner` back-to-back calls and divides by `inner`. Order alternates per
+    repetition (A B, B A, A B, ...) so that neither case always runs first after the other.
+    `warmup` untimed rounds of every case come first (allocator, caches, lazy initialisation).
+    """
+    names = list(cases)
+    for _ in range(warmup):
+        for n in names:
+            cases[n]()
+    out: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeat):
+        for n in names if r % 2 == 0 else reversed(names):
+            gc.collect()
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                cases[n]()
+            out[n].append((time.perf_counter() - t0) / inner)
+    return out
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, MiB (Linux reports ru_maxrss in KiB)."""
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+def current_rss_mb() -> float:
+    """This process's resident set size now, MiB (from /proc; falls back to the peak elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return peak_rss_mb()
+
+
+def run_python_case(args: list[str], timeout: float) -> tuple[dict[str, Any], float]:
+    """Run `python -m benchmarks.case ARGS` in a fresh process; return (its JSON result, peak RSS MiB).
+
+    A fresh process per case makes the peak resident memory belong to that case alone. The peak is
+    read from the kernel's accounting of the finished child (`os.wait4`), not from the child.
+    """
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out_path = f.name
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.case", "--out", out_path, *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                raise TimeoutError(f"case {' '.join(args)} ran past {timeout:.0f} s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read() if proc.stderr else ""
+        if proc.returncode != 0:
+            last = err.strip().splitlines()[-1] if err.strip() else "no message"
+            raise RuntimeError(f"case {' '.join(args)} exited with status {proc.returncode}: {last}")
+        with open(out_path) as f:
+            result = json.load(f)
+        return result, usage.ru_maxrss / 1024
+    finally:
+        os.unlink(out_path)
+
+
+def machine_info() -> dict[str, Any]:
+    """Facts that make the numbers interpretable: CPU, cores, thread count, versions, load."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    try:
+        import transformers
+
+        info["transformers"] = transformers.__version__
+    except ImportError:
+        info["transformers"] = None
+    return info

@@ -1,0 +1,85 @@
+"""The contract every group recorder follows, and the context a record step hands it.
+
+A group recorder owns one store group (`loss`, `head_scores`, ...). It declares its variables
+(`variables`: name -> VarMeta, dims after `step` from the store's vocabulary), may attach hooks
+for the probe forward on one stimulus (`hooks`, reducing inside the hook), may look at the
+gradients (`after_backward`), and returns one record per record step (`measure`: name -> array,
+or None to skip this step). `tests/test_recorder_contract.py` checks every registered recorder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from recorders.probe import Probe
+from recorders.store import VarMeta
+
+__all__ = ["GroupRecorder", "RecordContext", "Hook", "scalar", "per_head", "to_numpy"]
+
+Hook = tuple["str | Callable[[str], bool]", Callable[[torch.Tensor, str], None]]
+
+
+@dataclass
+class RecordContext:
+    """What a record step offers: the raw model, the probe, and the training state (duck-typed TrainState)."""
+
+    model: torch.nn.Module
+    probe: Probe
+    state: Any  # TrainState: step, loss, lr, tokens, grad_norm, grad_norm_clipped, loss_scale
+
+    @property
+    def n_layers(self) -> int:
+        return self.model.cfg.n_layers
+
+    @property
+    def n_heads(self) -> int:
+        return self.model.cfg.n_heads
+
+
+class GroupRecorder:
+    """Base class: override `variables` and `measure`; `hooks`/`after_backward` when needed."""
+
+    group: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # Which probe array the hooks run on: "tokens", "induction_tokens", "pattern_tokens" or None.
+    stimulus: ClassVar[str | None] = None
+
+    def variables(self, model: torch.nn.Module, probe: Probe) -> dict[str, VarMeta]:
+        raise NotImplementedError
+
+    def hooks(self) -> list[Hook]:
+        """Hooks for the probe forward on `stimulus` (eval mode, no_grad); they fill this object's buffers."""
+        return []
+
+    def after_backward(self, model: torch.nn.Module) -> None:
+        """Called when the gradients of a record step are accumulated, unscaled and not yet clipped."""
+
+    def measure(self, ctx: RecordContext) -> dict[str, np.ndarray] | None:
+        raise NotImplementedError
+
+    def group_attrs(self, probe: Probe) -> dict[str, Any]:
+        """Attributes written on the group (besides those the store writes)."""
+        return {"description": self.description}
+
+
+def scalar(long_name: str, units: str, reduction: str, **attrs: Any) -> VarMeta:
+    """A variable with one value per record (dims after step: none)."""
+    return VarMeta((), long_name, units, reduction, attrs=attrs)
+
+
+def per_head(long_name: str, units: str, reduction: str, by_item: bool = False) -> VarMeta:
+    """(layer, head_index), or (batch, layer, head_index) per probe item."""
+    dims = ("batch", "layer", "head_index") if by_item else ("layer", "head_index")
+    return VarMeta(dims, long_name, units, reduction)
+
+
+def to_numpy(x: torch.Tensor | float, dtype: Any = np.float32) -> np.ndarray:
+    """A detached CPU numpy copy in the store's dtype."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=dtype)

@@ -1,0 +1,201 @@
+"""`python -m seedling.train`: train a preset on a data source into a run directory.
+
+This is the one place where parts are composed: the config is resolved, the data prepared, the
+`Trainer` built, and subscribers (progress bar, recorders) wired to its events.
+
+    python -m seedling.train --out runs/demo                         # tiny preset, built-in corpus
+    python -m seedling.train --preset seedling --data corpus.txt --out runs/s1
+    python -m seedling.train --out runs/demo                         # again: resumes where it stopped
+    torchrun --nproc_per_node=2 -m seedling.train --out runs/ddp      # DistributedDataParallel
+
+A run directory that already holds checkpoints of the same config is resumed; one with a
+different config is refused, listing the fields that differ. Exit status: 0 done, 2 a usage or
+configuration error (one line on stderr), 130 interrupted (a checkpoint was saved first), 1 other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seedling.config import ConfigError, RunConfig, apply_overrides, config_diff, preset
+from seedling.train import checkpoint as ckpt
+from seedling.train import distributed as ddp
+from seedling.train.loop import RESUME_FREE_FIELDS, Trainer, TrainingDiverged
+from seedling.train.precision import resolve_device
+from seedling.train.progress import ProgressBar, setup_logging
+
+log = logging.getLogger("seedling.train")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m seedling.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Run directory layout: docs/run_dir.md. All flags: docs/cli.md.")
+    p.add_argument("--preset", help="starting configuration: tiny (default for a new run), small or seedling")
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file with [model], [train], [data] tables "
+                   "applied on top of the preset")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one config field, e.g. --set train.lr=3e-4 (repeatable)")
+    p.add_argument("--data", metavar="SOURCE", help="data source (data.source): builtin, a file or folder path, "
+                   "hf:NAME, synthetic:induction or synthetic:bigram")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (created if missing)")
+    p.add_argument("--max-steps", type=int, metavar="N", help="the plan has N optimizer steps")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="plan length as a token budget (unsets max-steps)")
+    p.add_argument("--epochs", type=float, metavar="E", help="plan length in passes over the training split "
+                   "(unsets max-steps and max-tokens)")
+    p.add_argument("--resume", action="store_true", help="require resuming from RUN_DIR's newest good checkpoint "
+                   "(a run directory with checkpoints of the same config is resumed even without this flag)")
+    p.add_argument("--init-from", metavar="RUN_DIR_OR_CHECKPOINT", help="start from these weights with a fresh "
+                   "optimizer and schedule (continued pre-training or fine-tuning; the model shape must match)")
+    p.add_argument("--device", help="train.device: auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--compile", action="store_true", help="compile the model with torch.compile (train.compile)")
+    p.add_argument("--seed", type=int, help="train.seed: initialisation and data order")
+    p.add_argument("--seeds", type=int, metavar="N", help="train N runs with seeds seed..seed+N-1 into "
+                   "RUN_DIR/seed0, RUN_DIR/seed1, ... (for reliability across seeds)")
+    p.add_argument("--record", metavar="SPEC", help="record training dynamics into RUN_DIR/records.zarr, e.g. "
+                   "every=500, every=log:500; off (default) records nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; only warnings on the console")
+    return p
+
+
+def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, bool]:
+    """(config, resume?) from the flags and what RUN_DIR already holds."""
+    saved_path = run_dir / "config.json"
+    saved = RunConfig.from_dict(json.loads(saved_path.read_text())) if saved_path.is_file() else None
+    if saved is not None and not (args.preset or args.config):
+        cfg = saved  # re-running a run directory: its own config, plus any overrides given now
+    else:
+        cfg = preset(args.preset or "tiny", toml=args.config)
+    if args.set:
+        cfg = apply_overrides(cfg, args.set)
+    flags: dict[str, Any] = {}
+    if args.data:
+        flags["data.source"] = args.data
+    if args.max_steps is not None:
+        flags["train.max_steps"] = args.max_steps
+    if args.max_tokens is not None:
+        flags.update({"train.max_tokens": args.max_tokens, "train.max_steps": None})
+    if args.epochs is not None:
+        flags.update({"train.epochs": args.epochs, "train.max_tokens": None, "train.max_steps": None})
+    for key, value in (("train.device", args.device), ("train.seed", args.seed)):
+        if value is not None:
+            flags[key] = value
+    if args.compile:
+        flags["train.compile"] = True
+    if flags:
+        cfg = apply_overrides(cfg, flags)
+    has_checkpoints = bool(ckpt.list_steps(run_dir / "checkpoints"))
+    if has_checkpoints and saved is not None:
+        diff = config_diff(saved, cfg, ignore=RESUME_FREE_FIELDS)
+        if diff:
+            raise ConfigError(f"{run_dir} holds a run with a different config ({'; '.join(diff)}); "
+                              "pass the same settings to resume it, or choose a new --out")
+        return cfg, True
+    if args.resume:
+        raise ConfigError(f"--resume: {run_dir} holds no checkpoints to resume from")
+    return cfg, False
+
+
+def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> int:
+    from seedling.data import prepare  # lands separately; imported where it is needed
+
+    _make_run_dir(run_dir)
+    cfg, resume = resolve_config(args, run_dir)
+    if seed_offset:
+        cfg = apply_overrides(cfg, {"train.seed": cfg.train.seed + seed_offset})
+    device = resolve_device(cfg.train.device)
+    dist = ddp.init(device.type)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    setup_logging(run_dir, args.quiet, dist.rank)
+    if dist.is_main and args.init_from and not resume:
+        _copy_tokenizer(Path(args.init_from), run_dir)
+    try:
+        data = _prepare_in_rank_order(prepare, cfg, run_dir, dist)
+        trainer = Trainer(cfg, run_dir, data, dist=dist, device=device)
+        if resume:
+            if not trainer.resume():
+                raise ckpt.CheckpointError(f"{run_dir}/checkpoints holds no checkpoint that verifies; "
+                                           "see train.log for why each was rejected")
+        elif args.init_from:
+            trainer.init_from(Path(args.init_from))
+        if dist.is_main and not args.quiet:
+            trainer.subscribe(ProgressBar(trainer.total_steps))
+        if dist.is_main and args.record and args.record != "off":
+            from recorders import Recorder
+            try:
+                recorder = Recorder(args.record, run_dir, data=data)
+            except ValueError as e:
+                raise ConfigError(f"--record {args.record!r}: {e}") from None
+            trainer.subscribe(recorder)
+        trainer.fit()
+        return 130 if trainer._stop_requested else 0
+    finally:
+        ddp.shutdown(dist)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from seedling.data import DataError
+
+    out = Path(args.out)
+    try:
+        if args.seeds is not None:
+            if args.seeds < 1:
+                raise ConfigError(f"--seeds {args.seeds}: need at least 1")
+            base = args.seed or 0
+            codes = []
+            for i in range(args.seeds):
+                args.seed = base + i
+                codes.append(train_one(args, out / f"seed{i}"))
+                if codes[-1] == 130:
+                    break
+            return max(codes)
+        return train_one(args, out)
+    except (ConfigError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (ckpt.CheckpointError, TrainingDiverged, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: aborted by a second Ctrl-C; the last saved checkpoint is intact", file=sys.stderr)
+        return 130
+
+
+def _make_run_dir(run_dir: Path) -> None:
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"--out {run_dir} is not a writable directory ({e.strerror or e}); "
+                          "choose a directory you can write to") from None
+
+
+def _copy_tokenizer(source: Path, run_dir: Path) -> None:
+    """Fine-tuning keeps the vocabulary: the new run starts with the source run's tokenizer."""
+    src_dir = source if source.is_dir() else source.parent.parent
+    tok = src_dir / "tokenizer.json"
+    if tok.is_file() and not (run_dir / "tokenizer.json").exists():
+        shutil.copyfile(tok, run_dir / "tokenizer.json")
+
+
+def _prepare_in_rank_order(prepare: Any, cfg: RunConfig, run_dir: Path, dist: ddp.DistInfo) -> Any:
+    """Rank 0 prepares (and caches) the data first; the others then read what it wrote."""
+    data = prepare(cfg, run_dir) if dist.is_main else None
+    ddp.barrier(dist)
+    return data if dist.is_main else prepare(cfg, run_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""kill -9 a recording training run at random moments (also during store and checkpoint writes), resume, compare.
+
+After each kill the same command resumes from the newest checkpoint; the store is cut back to it.
+At the end every group must hold each recorded step exactly once, strictly increasing, with the
+values of an uninterrupted run (the loop resumes exactly, and the probe forwards are deterministic).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recorders.spec import GROUPS
+from recorders.store import committed_dataset
+from tests.train_util import REPO, cli_args, env, run_cli
+
+STEPS = 30
+EXTRA = ["model.n_layers=2", "train.checkpoint_every=4", "train.eval_every=1000"]
+RECORD = ["--record", "every=1 probe=2 probe_len=16 sample=4"]
+
+
+def newest_mtime(folder: Path) -> float:
+    latest = 0.0
+    for root, _dirs, files in os.walk(folder):
+        for f in files:
+            try:
+                latest = max(latest, os.stat(os.path.join(root, f)).st_mtime)
+            except FileNotFoundError:  # renamed away while we looked
+                pass
+    return latest
+
+
+def steps_done(run_dir: Path) -> int:
+    try:
+        return (run_dir / "metrics.jsonl").read_text().count('"event": "step"')
+    except FileNotFoundError:
+        return 0
+
+
+def kill_when(proc: subprocess.Popen, run_dir: Path, moment: str, rng: random.Random) -> bool:
+    """Wait for `moment` ("step": a random time after a new step; "checkpoint": a checkpoint's
+    temporary file exists; "store": a file of the store has just changed), then kill -9.
+    Returns False when the run finished first."""
+    ckpts, store = run_dir / "checkpoints", run_dir / "records.zarr"
+    start_steps, start_store = steps_done(run_dir), newest_mtime(store)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if moment == "step" and steps_done(run_dir) > start_steps:
+            time.sleep(rng.uniform(0, 0.3))
+            break
+        if moment == "checkpoint" and ckpts.is_dir() and any(p.name.endswith(".tmp") for p in ckpts.iterdir()):
+            break
+        if moment == "store" and newest_mtime(store) > start_store:
+            break
+        time.sleep(0.002)
+    if proc.poll() is not None:
+        return False
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return True
+
+
+@pytest.mark.slow
+def test_kill9_at_random_moments_then_resume_gives_the_uninterrupted_store(tmp_path):
+    cache = tmp_path / "cache"
+    ref = run_cli(cli_args(tmp_path / "ref", STEPS, EXTRA) + RECORD, cache, timeout=300)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    run_dir = tmp_path / "killed"
+    args = cli_args(run_dir, STEPS, EXTRA) + RECORD
+    rng = random.Random(7)
+    kills = []
+    for moment in ["step", "store", "checkpoint", "step", "store", "checkpoint", None]:
+        proc = subprocess.Popen(args, cwd=REPO, env=env(cache), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if moment is None:  # the last run goes to the end
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err[-2000:]
+            break
+        if kill_when(proc, run_dir, moment, rng):
+            kills.append((moment, steps_done(run_dir)))
+        else:
+            proc.stderr.close()
+            break
+        proc.stderr.close()
+    assert len(kills) >= 4, f"the run ended before enough kills: {kills}"
+
+    for group in GROUPS:
+        want = committed_dataset(tmp_path / "ref" / "records.zarr", group)
+        got = committed_dataset(run_dir / "records.zarr", group)
+        steps = got["step"].values
+        assert np.all(np.diff(steps) > 0), (group, steps, kills)
+        np.testing.assert_array_equal(steps, want["step"].values, err_msg=f"{group} after kills {kills}")
+        for var in want.data_vars:
+            np.testing.assert_array_equal(got[var].values, want[var].values, err_msg=f"{group}/{var} after {kills}")
+    expected = [0] + list(range(1, STEPS + 1))
+    assert committed_dataset(run_dir / "records.zarr", "loss")["step"].values.tolist() == expected

@@ -1,0 +1,105 @@
+"""The pure metrics against hand computations, scipy and numpy (METRICS.md definitions)."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from recorders.metrics import attention as A
+from recorders.metrics.activations import dead_fraction, moments
+from recorders.metrics.weights import frobenius_by_site, head_matrices, spectral_by_site
+
+
+def random_pattern(B=3, H=2, T=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randn(B, H, T, T, generator=g).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), -math.inf)
+    return scores.softmax(-1)
+
+
+def test_entropy_matches_explicit_loop_and_excludes_query_0():
+    p = random_pattern()
+    B, H, T, _ = p.shape
+    want = np.zeros((B, H))
+    want_n = np.zeros((B, H))
+    for b in range(B):
+        for h in range(H):
+            hs = [-sum(float(p[b, h, i, j]) * math.log(float(p[b, h, i, j])) for j in range(i + 1)) for i in range(1, T)]
+            want[b, h] = np.mean(hs)
+            want_n[b, h] = np.mean([x / math.log(i + 1) for i, x in zip(range(1, T), hs, strict=True)])
+    np.testing.assert_allclose(A.entropy(p).numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(A.entropy_normalized(p).numpy(), want_n, rtol=1e-6)
+
+
+def test_uniform_causal_attention_has_normalised_entropy_one():
+    T = 9
+    p = torch.ones(T, T).tril()
+    p = (p / p.sum(-1, keepdim=True)).expand(2, 3, T, T)
+    torch.testing.assert_close(A.entropy_normalized(p), torch.ones(2, 3, dtype=torch.float64))
+
+
+def test_previous_first_token_scores_match_definitions():
+    p = random_pattern()
+    T = p.size(-1)
+    prev = torch.stack([p[..., i, i - 1] for i in range(1, T)], -1).mean(-1)
+    first = torch.stack([p[..., i, 0] for i in range(1, T)], -1).mean(-1)
+    torch.testing.assert_close(A.previous_token_score(p), prev)
+    torch.testing.assert_close(A.first_token_score(p), first)
+
+
+def test_induction_score_is_one_for_an_induction_head_and_zero_for_previous_token_head():
+    n, T = 5, 11  # repeat occupies positions 5..9; position 10 is an extra token
+    induction = torch.zeros(1, 1, T, T)
+    previous = torch.zeros(1, 1, T, T)
+    induction[0, 0, 0, 0] = previous[0, 0, 0, 0] = 1
+    for i in range(1, T):
+        induction[0, 0, i, i - n + 1 if i >= n else 0] = 1
+        previous[0, 0, i, i - 1] = 1
+    assert float(A.induction_score(induction, n)) == 1.0
+    assert float(A.induction_score(previous, n)) == 0.0
+    p = random_pattern(T=T)
+    want = torch.stack([p[..., i, i - n + 1] for i in range(n, 2 * n)], -1).mean(-1)
+    torch.testing.assert_close(A.induction_score(p, n), want)
+    with pytest.raises(ValueError, match="does not fit"):
+        A.induction_score(p, 6)
+
+
+def test_moments_match_scipy_excess_kurtosis():
+    x = torch.randn(4, 6, 10, generator=torch.Generator().manual_seed(1)) ** 3
+    m = moments(x)
+    a = x.double().numpy().ravel()
+    assert float(m["kurtosis"]) == pytest.approx(scipy.stats.kurtosis(a), rel=1e-5)  # Fisher, biased
+    assert float(m["std"]) == pytest.approx(a.std(), rel=1e-5)
+    assert float(m["rms"]) == pytest.approx(np.sqrt((a**2).mean()), rel=1e-5)
+    assert float(m["max_abs"]) == pytest.approx(np.abs(a).max(), rel=1e-6)
+
+
+def test_dead_fraction_counts_neurons_silent_everywhere():
+    post = torch.tensor([[[0.2, -0.1, 0.0, 0.0]], [[-0.1, -0.1, 0.0, 3.0]]])  # (B=2, T=1, d_mlp=4)
+    assert float(dead_fraction(post)) == 0.5  # neurons 1 and 2 never fire
+
+
+def test_per_head_norms_are_the_architecture_slices():
+    D, nh = 8, 2
+    g = torch.Generator().manual_seed(2)
+    params = {"blocks.0.attn.qkv.weight": torch.randn(3 * D, D, generator=g),
+              "blocks.0.attn.out.weight": torch.randn(D, D, generator=g)}
+    norms = frobenius_by_site(params, nh)
+    qkv, out = params["blocks.0.attn.qkv.weight"], params["blocks.0.attn.out.weight"]
+    hs = D // nh
+    for h in range(nh):
+        assert float(norms["blocks.0.attn.W_K"][h]) == pytest.approx(float(qkv[D + h * hs : D + (h + 1) * hs].norm()))
+        assert float(norms["blocks.0.attn.W_O"][h]) == pytest.approx(float(out[:, h * hs : (h + 1) * hs].norm()))
+    assert float((norms["blocks.0.attn.W_Q"] ** 2).sum()) == pytest.approx(float(qkv[:D].norm() ** 2), rel=1e-5)
+    assert head_matrices(params, nh)["blocks.0.attn.W_V"].shape == (nh, hs, D)
+
+
+def test_spectra_match_numpy():
+    D = 6
+    w = torch.randn(3 * D, D, generator=torch.Generator().manual_seed(3))
+    s = spectral_by_site({"blocks.1.attn.qkv.weight": w, "blocks.1.mlp.fc_in.weight": w[:D]}, n_heads=2)
+    sv = np.linalg.svd(w[D : 2 * D].double().numpy(), compute_uv=False)
+    assert float(s["blocks.1.attn.W_K.sigma_max"]) == pytest.approx(sv[0], rel=1e-5)
+    assert float(s["blocks.1.attn.W_K.stable_rank"]) == pytest.approx((sv**2).sum() / sv[0] ** 2, rel=1e-5)
+    assert "blocks.1.mlp.fc_in.weight.sigma_max" in s

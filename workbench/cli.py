@@ -1,0 +1,85 @@
+"""Command line of the workbench: ``workbench report|export|summary`` (also ``python -m workbench``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from workbench.errors import WorkbenchError
+
+
+def _report(args: argparse.Namespace) -> int:
+    from workbench.report import write_report
+    from workbench.run import open_runs
+
+    runs = open_runs(args.run_dirs)
+    path = write_report(runs, args.out, bootstrap=not args.fast, spectra=not args.no_spectra)
+    print(f"wrote {path} ({len(runs)} run(s))")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from workbench.export import export_run
+    from workbench.run import open_run
+
+    paths = export_run(open_run(args.run_dir), args.format, args.out)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from workbench.findings import find, summary_text
+    from workbench.run import open_run
+
+    run = open_run(args.run_dir)
+    print(summary_text(run, find(run, method="delta" if args.fast else "bootstrap")))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="Analyses of recorded Seedling training runs "
+                                "(formulas and citations: docs/analyses.md).")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each analysis does (to stderr)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,export,summary}")
+
+    r = sub.add_parser("report", help="write a self-contained HTML report of one or more runs",
+                       description="Write a self-contained HTML report (Plotly figures, tables, methods with citations). "
+                       "Several run directories (or a directory of seed0, seed1, ...) add reliability across seeds.")
+    r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories, or a directory holding seed runs")
+    r.add_argument("--out", required=True, metavar="REPORT.html", help="path of the HTML file to write")
+    r.add_argument("--fast", action="store_true", help="delta-method CIs instead of the (slower) block bootstrap")
+    r.add_argument("--no-spectra", action="store_true", help="skip weight spectra (they read checkpoints with torch)")
+    r.set_defaults(func=_report)
+
+    e = sub.add_parser("export", help="write tidy long-format tables (csv or parquet)",
+                       description="Write one tidy table per recorded group, columns run, step, group, site, layer, "
+                       "head, value, for R, lavaan, Mplus or any latent-growth software.")
+    e.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
+    e.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
+    e.add_argument("--out", required=True, metavar="DIR", help="directory to write the tables into (created if needed)")
+    e.set_defaults(func=_export)
+
+    s = sub.add_parser("summary", help="print a plain-text summary of a run",
+                       description="Steps recorded, final loss, loss fits, plateaus, head roles with emergence steps, "
+                       "and the induction onset with its confidence interval.")
+    s.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
+    s.add_argument("--fast", action="store_true", help="delta-method CI instead of the (slower) block bootstrap")
+    s.set_defaults(func=_summary)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``workbench`` and ``python -m workbench``; user errors: one line on stderr, exit status 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (WorkbenchError, FileNotFoundError, PermissionError) as e:
+        print(f"workbench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

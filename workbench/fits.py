@@ -1,0 +1,141 @@
+"""Parametric fits of trajectories (power law, exponential, logistic) with standard errors and CIs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from workbench.errors import WorkbenchError, require_length
+from workbench.smoothing import finite_pairs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """A nonlinear least-squares fit: estimates, standard errors, 95% CIs and fit statistics.
+
+    ``se`` are the square roots of the diagonal of the asymptotic covariance ``s^2 (J^T J)^-1``
+    (``scipy.optimize.curve_fit`` with ``absolute_sigma=False``); ``ci`` are Wald intervals
+    ``estimate +- t_{0.975, n-p} * se``. They assume independent residuals; consecutive records are
+    autocorrelated, so treat them as lower bounds on the uncertainty (use the bootstrap in
+    :func:`workbench.heads.onset_with_ci` where it matters).
+    """
+
+    name: str
+    formula: str
+    params: dict[str, float]
+    se: dict[str, float]
+    cov: np.ndarray
+    n: int
+    rss: float
+    func: Callable = field(repr=False)
+
+    @property
+    def ci(self) -> dict[str, tuple[float, float]]:
+        q = stats.t.ppf(0.975, max(self.n - len(self.params), 1))
+        return {k: (v - q * self.se[k], v + q * self.se[k]) for k, v in self.params.items()}
+
+    @property
+    def aic(self) -> float:
+        """Gaussian AIC: ``n ln(RSS/n) + 2(p+1)``; compare models fitted to the same points."""
+        return float(self.n * np.log(max(self.rss, 1e-300) / self.n) + 2 * (len(self.params) + 1))
+
+    @property
+    def r2(self) -> float:
+        return float(1 - self.rss / self._tss) if getattr(self, "_tss", 0) else float("nan")
+
+    def predict(self, t) -> np.ndarray:
+        return self.func(np.asarray(t, dtype=float), *self.params.values())
+
+    def table(self) -> pd.DataFrame:
+        """One row per parameter: estimate, se, ci_low, ci_high (and the model name and formula)."""
+        ci = self.ci
+        return pd.DataFrame([{"model": self.name, "parameter": k, "estimate": v, "se": self.se[k],
+                              "ci_low": ci[k][0], "ci_high": ci[k][1]} for k, v in self.params.items()])
+
+
+def _fit(name, formula, func, t, y, p0, bounds, names) -> FitResult:
+    try:
+        popt, pcov = optimize.curve_fit(func, t, y, p0=p0, bounds=bounds, maxfev=20000)
+    except (RuntimeError, ValueError) as e:
+        raise WorkbenchError(f"the {name} fit did not converge ({e}); the trajectory may not have that shape") from e
+    resid = y - func(t, *popt)
+    se = np.sqrt(np.clip(np.diag(pcov), 0, None))
+    res = FitResult(name, formula, dict(zip(names, map(float, popt))), dict(zip(names, map(float, se))),
+                    pcov, len(y), float(resid @ resid), func)
+    res._tss = float(((y - y.mean()) ** 2).sum())
+    return res
+
+
+def _power(t, a, b, c):
+    return c + a * np.power(t, -b)
+
+
+def fit_power_law(steps, loss) -> FitResult:
+    """Fit ``L(t) = c + a * t^(-b)`` (power law with an irreducible offset ``c``).
+
+    Units: ``a`` in loss units * steps^b, ``b`` dimensionless (the exponent), ``c`` in loss units
+    (the loss the curve approaches), bounded to ``0 <= c <= min L`` (a cross-entropy cannot be negative,
+    and the curve approaches it from above). Records at step 0 are dropped (t^-b is infinite there).
+    Level: computational. Citation: Kaplan et al. (2020), "Scaling laws for neural language models";
+    Hoffmann et al. (2022) for the offset form.
+    """
+    t, y = finite_pairs(steps, loss, "loss")
+    keep = t > 0
+    t, y = t[keep], y[keep]
+    require_length(len(y), 5, "a power-law fit")
+    c0 = max(y.min() - 0.05 * np.ptp(y), 0.5 * y.min())
+    slope, icpt = np.polyfit(np.log(t), np.log(np.clip(y - c0, 1e-12, None)), 1)
+    p0 = [float(np.exp(icpt)), float(max(-slope, 1e-3)), float(c0)]
+    return _fit("power_law", "L(t) = c + a * t^(-b)", _power, t, y, p0,
+                ([0, 0, 0], [np.inf, 10, max(float(y.min()), 1e-12)]), ["a", "b", "c"])
+
+
+def _expo(t, a, tau, c):
+    return c + a * np.exp(-t / tau)
+
+
+def fit_exponential(steps, loss) -> FitResult:
+    """Fit ``L(t) = c + a * exp(-t / tau)``.
+
+    Units: ``a`` and ``c`` in loss units, ``tau`` in steps (the time constant; the half-life is
+    ``tau ln 2``). Level: computational. A common alternative to the power law; compare by ``aic``.
+    """
+    t, y = finite_pairs(steps, loss, "loss")
+    require_length(len(y), 5, "an exponential fit")
+    p0 = [float(y[0] - y[-1]) or 1.0, float(max((t[-1] - t[0]) / 5, 1e-6)), float(y[-1])]
+    return _fit("exponential", "L(t) = c + a * exp(-t / tau)", _expo, t, y, p0,
+                ([-np.inf, 1e-12, -np.inf], [np.inf, np.inf, np.inf]), ["a", "tau", "c"])
+
+
+def _logistic(t, lo, hi, t_mid, width):
+    return lo + (hi - lo) * special.expit((t - t_mid) / width)  # expit: no overflow far from t_mid
+
+
+def fit_logistic(steps, y) -> FitResult:
+    """Fit ``y(t) = lo + (hi - lo) / (1 + exp(-(t - t_mid) / width))``: a sigmoid rise (or fall).
+
+    Units: ``lo`` and ``hi`` in units of y, ``t_mid`` (the midpoint of the transition) and ``width``
+    in steps; the rise from 12% to 88% of its height takes ``4 * width`` steps. ``t_mid`` is kept inside
+    the recorded steps and ``width`` below the recorded span, so a flat or noisy series cannot be
+    explained by a huge sigmoid far outside the data.
+    Level: algorithmic when y is a head score. Used for the onset of an induction head.
+    """
+    t, v = finite_pairs(steps, y)
+    require_length(len(v), 6, "a logistic fit")
+    span = max(t[-1] - t[0], 1e-12)
+    k = max(3, len(v) // 10)
+    lo, hi = float(np.median(v[:k])), float(np.median(v[-k:]))
+    half = lo + (hi - lo) / 2
+    cross = np.nonzero((v - half) * np.sign(hi - lo + 1e-300) >= 0)[0]
+    t_mid = float(t[cross[0]]) if len(cross) else float(t[len(t) // 2])
+    p0 = [lo, hi, t_mid, span / 20]
+    return _fit("logistic", "y(t) = lo + (hi - lo) / (1 + exp(-(t - t_mid) / width))", _logistic, t, v, p0,
+                ([-np.inf, -np.inf, t[0], span * 1e-4], [np.inf, np.inf, t[-1], span]),
+                ["lo", "hi", "t_mid", "width"])
