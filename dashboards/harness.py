@@ -26,7 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: url path -> how many charts the page shows on a recorded run (at least).
-PAGES = {"overview": 3, "parameters": 3, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
+PAGES = {"overview": 3, "parameters": 2, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
 EXCEPTION = '[data-testid="stException"]'
 

@@ -13,7 +13,7 @@ from dashboards import data
 from tests.dashboard_run import write_run
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
-PAGES = {"overview": 3, "parameters": 3, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
+PAGES = {"overview": 3, "parameters": 2, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,15 @@ def test_server_binds_to_localhost_by_default():
 
     config = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
     assert tomllib.loads(config.read_text())["server"]["address"] == "127.0.0.1"
+
+
+def test_parameters_page_filters_sites_and_shows_spectra(runs_dir, monkeypatch):
+    at = app(runs_dir, "parameters", monkeypatch)
+    at.text_input(key="param_filter").set_value("qkv").run()
+    at.toggle(key="param_spectral").set_value(True).run()
+    assert_clean(at)
+    heatmap = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert sorted(heatmap["y"]) == ["blocks.0.attn.qkv.bias", "blocks.0.attn.qkv.weight", "blocks.1.attn.qkv.bias",
+                                    "blocks.1.attn.qkv.weight"]
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "sigma max" in titles and "stable rank" in titles

@@ -48,6 +48,8 @@ def page() -> None:
         ui.chart(lines(table.loc[picked].T, STATS[group], "value", log_y=log_color), group, lines, name="lines")
     if group == "weight_norm":
         st.subheader("Singular values over time")
+        if not st.toggle("Show singular-value statistics (reads more records)", key="param_spectral"):
+            return
         for stat in SPECTRAL:
             table = data.load_site_table(run, group, tuple(chosen_sites(variables, stat)), sig)
             if ui.need(table, f"{stat[1:]} records"):
