@@ -173,18 +173,35 @@ def load_act_item_means(run_dir: str, site: str, sig: tuple) -> tuple[np.ndarray
     return ds["step"].values.astype(int), values.astype(np.float32).mean(axis=2)
 
 
-def probe_tokens(run_dir: str, sig: tuple, item: int = 0) -> list[str]:
-    """Decoded text of one probe sequence (the axis labels of attention patterns)."""
+@st.cache_data(show_spinner=False, max_entries=32)
+def pattern_tokens(run_dir: str, sig: tuple) -> list[str]:
+    """Text of each token of the sequence the attention patterns were recorded on (their axis labels).
+
+    The token ids are the attn_pattern group's `tokens` attribute (or the probe's `pattern_tokens`),
+    decoded one by one with the run's tokenizer.json when it has one; otherwise the probe's per-token
+    text, or the ids themselves.
+    """
+    meta = _group_meta(Path(run_dir), "attn_pattern") or {}
+    ids = meta.get("attributes", {}).get("tokens") or (_group_meta(Path(run_dir), "probe") or {}).get(
+        "attributes", {}).get("pattern_tokens")
+    if ids:
+        return _decode_each(Path(run_dir) / "tokenizer.json", [int(i) for i in ids])
     ds = load_group(run_dir, "probe", sig)
-    if ds is None:
-        return []
-    if "text" in ds:
-        text = ds["text"].values
-        return [str(t) for t in (text[item] if text.ndim == 2 else text)]
-    if "tokens" in ds:
-        tokens = ds["tokens"].values
-        return [str(t) for t in (tokens[item] if tokens.ndim == 2 else tokens)]
+    if ds is not None and "text" in ds and ds["text"].ndim == 2:
+        return [str(t) for t in ds["text"].values[0]]
     return []
+
+
+def _decode_each(tokenizer_json: Path, ids: list[int]) -> list[str]:
+    if tokenizer_json.exists():
+        try:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(tokenizer_json))
+            return [tok.decode([i]) for i in ids]
+        except (OSError, ValueError, RuntimeError, ImportError) as err:  # an unreadable tokenizer: show the ids
+            log.warning("cannot decode pattern tokens with %s: %s", tokenizer_json, err)
+    return [str(i) for i in ids]
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -71,7 +71,7 @@ def pattern(run: str, sig: tuple, step: int, layer: int, head: int, role: str) -
     if patterns is None:
         ui.need(None, f"attention pattern recorded at step {step}")
         return
-    tokens = data.probe_tokens(run, sig)
+    tokens = data.pattern_tokens(run, sig)
     title = f"Layer {layer} head {head} at step {step}" + (f" - role: {role}" if role else "")
     ui.chart(attention_pattern(patterns[layer, head], tokens, title), "pattern", attention_pattern, name="pattern")
 
