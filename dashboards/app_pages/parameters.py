@@ -23,7 +23,8 @@ def chosen_sites(variables: dict[str, tuple], suffix: str = "") -> list[str]:
     chosen = st.session_state.get("param_layers", layers)
     text = st.session_state.get("param_filter", "")
     pool = [s for s in step_sites if s.endswith(suffix)] if suffix else plain
-    return [s for s in pool if text in s and (site_layer(s) is None or site_layer(s) in chosen)]
+    sites = [s for s in pool if text in s and (site_layer(s) is None or site_layer(s) in chosen)]
+    return sorted(sites, key=lambda s: (-1 if site_layer(s) is None else site_layer(s), s))  # model order
 
 
 def page() -> None:
