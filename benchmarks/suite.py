@@ -20,9 +20,9 @@ REGISTRY: dict[str, str] = {
     "train": "benchmarks.train_throughput",
     "memory": "benchmarks.memory",
     "generate": "benchmarks.generation",
-    "recorder": "benchmarks.recorder_overhead",
+    "recorder": "benchmarks.recorder",
     "data": "benchmarks.data_prep",
-    "dashboard": "benchmarks.dashboard_render",
+    "dashboard": "benchmarks.dashboard",
 }
 TIMEOUT_S = {"quick": 300, "full": 900}
 
