@@ -22,6 +22,7 @@ def complete(run_dir: str, step: int | None, prompt: str, max_new: int, temperat
              seed: int) -> str:
     """Encode the prompt, sample `max_new` tokens, and decode prompt + completion."""
     import torch
+
     from seedling.sampling import generate
 
     model, tokenizer, _cfg = load_model(run_dir, step)
