@@ -64,3 +64,19 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         msg = f": {res['message']}" if res.get("message") else ""
         out.append(f"{name}: {res['status']} in {res.get('wall_s', 0):.1f} s{extra}{msg}")
     return "\n".join(out)
+
+
+def markdown(results: dict[str, dict[str, Any]]) -> str:
+    """The same figures as `table`, as a Markdown table with notes (for RESULTS.md)."""
+    out = ["| benchmark | case | metric | ours | ref | ratio | unit | note |", "|---|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        for r in res.get("rows", []):
+            ratio = fmt(r["ratio"]) + ("x" if r["ratio"] is not None else "")
+            out.append(f"| {name} | {r['case']} | {r['metric']} | {fmt(r['ours'])} | {fmt(r['ref'])} | {ratio} | "
+                       f"{r['unit']} | {r['note']} |")
+    out.append("")
+    for name, res in results.items():
+        extra = f", peak RSS {res['peak_rss_mb']:.0f} MiB" if "peak_rss_mb" in res else ""
+        msg = f": {res['message']}" if res.get("message") else ""
+        out.append(f"- `{name}`: {res['status']} in {res.get('wall_s', 0):.0f} s{extra}{msg}")
+    return "\n".join(out)
