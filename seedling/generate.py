@@ -5,7 +5,7 @@
     python -m seedling.generate runs/demo --watch --json          # each new checkpoint, as JSON lines
 
 The sampling itself lives in `seedling.sampling` (pure over the model and token ids); this module
-reads runs, encodes prompts, decodes and prints. See docs/cli_generate.md.
+reads runs, encodes prompts, decodes and prints. See docs/cli.md.
 """
 
 from __future__ import annotations
