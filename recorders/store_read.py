@@ -35,18 +35,22 @@ def committed_dataset(url: str | Path, group: str, *, attempts: int = 5) -> xr.D
     """The first `committed` records of recorded `group` as a lazy xarray Dataset indexed by `step`.
 
     A static group (no step dimension, e.g. `probe`) is returned whole. Arrays load on access
-    (`.values`, `.load()`), so opening a large group is cheap. Raises StoreError when the group
-    does not exist, naming those that do.
+    (`.values`, `.load()`), so opening a large group is cheap. A group the writer is still creating
+    (no records yet) comes back empty, with a `step` coordinate of length 0. Raises StoreError
+    when the group does not exist, naming those that do.
 
-    The rare race with a writer that cuts the store back (on resume) while we open it is retried
-    `attempts` times.
+    A writer that creates, writes or cuts back the group while we open it can leave us a moment
+    when the group is not yet (or no longer) whole; that is retried `attempts` times.
     """
+    last: Exception | None = None
     for attempt in range(attempts):
         try:
             return _open_committed(url, group)
-        except _Moving:
+        except (_Moving, KeyError, FileNotFoundError) as err:
+            last = err
             time.sleep(0.05 * (attempt + 1))
-    return _open_committed(url, group)
+    raise StoreError(f"record store {url}: group {group!r} is incomplete or damaged ({last}); "
+                     "if its writer is still running, try again") from last
 
 
 class _Moving(Exception):
@@ -66,11 +70,14 @@ def _open_committed(url: str | Path, group: str) -> xr.Dataset:
     committed = attrs.get("committed")
     if committed is None:
         if not attrs.get("static", False):
-            raise StoreError(f"record store {url}: static group {group!r} was not completely written (no 'static' marker)")
+            raise _Moving(f"static group {group!r} has no 'static' marker yet")
         return xr.decode_cf(xr.Dataset(variables, attrs=attrs), decode_times=False, decode_timedelta=False)
+    if committed == 0:  # the writer may still be creating the arrays: show what exists, empty
+        cut = {name: var.isel(step=slice(0, 0)) for name, var in variables.items() if "step" in var.dims}
+        return xr.Dataset(cut, attrs=attrs).assign_coords(step=np.zeros(0, dtype=np.int64))
     short = [name for name, var in variables.items() if var.sizes.get("step", 0) < committed]
-    if short:
-        raise _Moving(short)
+    if short or "step" not in variables:
+        raise _Moving(f"arrays shorter than the {committed} committed records: {short or ['step']}")
     cut = {name: var.isel(step=slice(0, committed)) for name, var in variables.items()}
     return xr.decode_cf(xr.Dataset(cut, attrs=attrs), decode_times=False, decode_timedelta=False)
 

@@ -29,6 +29,8 @@ from recorders.store import (
 from tests.store_appender import META, SHAPES, expected
 
 ROOT = Path(__file__).resolve().parents[1]
+# zarr warns when a listing meets the writer's temporary files (recorders.store_read filters it; pytest resets filters)
+pytestmark = pytest.mark.filterwarnings("ignore:Object at .*partial is not recognized")
 ATTRS = {"package_version": "0.1.0", "config": {"model": {"n_layer": 2}}}
 ENT = {
     "entropy": VarMeta(("layer", "head_index"), "attention entropy", "nats", "mean over batch and query positions"),
@@ -172,6 +174,26 @@ def test_fresh_run_over_an_old_store_starts_over(tmp_path):
     ds = committed_dataset(path, "attn_entropy")
     assert ds["step"].values.tolist() == [0] and ds["entropy"].shape == (1, 4, 3)
     assert committed_dataset(path, "probe")["tokens"].shape == (2, 5)
+
+
+def test_reader_of_groups_caught_half_created(tmp_path):
+    """What a reader sees at the instants a writer is creating a group (the states a kill can also leave)."""
+    path = tmp_path / "records.zarr"
+    StoreWriter(path, root_attrs=ATTRS).close()
+    root = zarr.open_group(str(path), mode="a")
+    g = root.create_group("attn_entropy", attributes={"committed": 0})  # created, arrays not yet
+    g.create_array("entropy", shape=(0, 2, 3), dtype="float32", dimension_names=["step", "layer", "head_index"])
+    ds = committed_dataset(path, "attn_entropy")
+    assert ds.sizes["step"] == 0 and ds["step"].dtype == np.int64 and "entropy" in ds
+    root.create_group("probe")  # a static group whose arrays and 'static' marker are not written yet
+    with pytest.raises(StoreError, match="'probe' is incomplete or damaged"):
+        committed_dataset(path, "probe", attempts=1)
+    with pytest.raises(StoreError, match="has no group 'loss'; it has: attn_entropy, probe"):
+        committed_dataset(path, "loss")
+    with StoreWriter(path, root_attrs=ATTRS) as w:  # resume removes both (nothing committed), then writes anew
+        assert store_summary(path)["groups"] == {}
+        w.append("attn_entropy", 0, dict(_records(1))[0], ENT)
+    assert committed_dataset(path, "attn_entropy").sizes["step"] == 1
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
