@@ -37,9 +37,11 @@ def test_bit_flip_and_truncation_are_detected_and_previous_is_used(tmp_path):
     _write(tmp_path, 1, 2, 3)
     p3, p2 = ckpt.checkpoint_path(tmp_path, 3), ckpt.checkpoint_path(tmp_path, 2)
     raw = bytearray(p3.read_bytes())
-    raw[len(raw) // 2] ^= 0x01  # one flipped bit in the middle of the tensor data
+    at = raw.index(torch.full((16,), 3.0).numpy().tobytes())  # the model tensor's stored bytes
+    raw[at + 21] ^= 0x01  # one flipped bit in one weight
     p3.write_bytes(bytes(raw))
-    torch.load(p3, weights_only=True)  # why the hash is needed: torch loads the damaged file silently
+    damaged = torch.load(p3, weights_only=True)  # why the hash is needed: torch loads the damaged file silently
+    assert not torch.equal(damaged["model"]["w"], torch.full((4, 4), 3.0))
     with open(p2, "r+b") as f:
         f.truncate(p2.stat().st_size // 2)
     bad = []
