@@ -142,10 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
         "directory (config.json, model.safetensors, tokenizer files) that loads offline with "
         "AutoModelForCausalLM.from_pretrained and AutoTokenizer.from_pretrained.",
     )
-    p.add_argument("run_dir", help="run directory (holds config.json, tokenizer.json, checkpoints/)")
-    p.add_argument("out_dir", help="directory to write; created if missing, must be empty unless --force")
-    p.add_argument("--to", required=True, help=f"target format; accepted: {', '.join(FORMATS)}")
-    p.add_argument("--step", type=int, default=None, help="checkpoint step to export (default: the latest)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory (holds config.json, tokenizer.json, checkpoints/)")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="directory to write; created if missing, must be empty unless --force")
+    p.add_argument("--to", required=True, metavar="FORMAT", help=f"target format; accepted: {', '.join(FORMATS)}")
+    p.add_argument("--step", type=int, metavar="N", default=None, help="checkpoint step to export (default: the latest)")
     p.add_argument("--force", action="store_true", help="write into OUT_DIR even if it already holds files")
     return p
 

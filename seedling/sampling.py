@@ -149,6 +149,8 @@ def generate(
     n_vocab = cfg.d_vocab if vocab_size is None else vocab_size
     if not 0 < n_vocab <= cfg.d_vocab_padded:
         raise ValueError(f"vocab_size={vocab_size} must be in [1, {cfg.d_vocab_padded}] (the model's padded vocabulary)")
+    if isinstance(prompt_ids, torch.Tensor) and prompt_ids.dim() != 1:
+        raise ValueError(f"prompt_ids must be one sequence of token ids, shape (pos,); got shape {tuple(prompt_ids.shape)}")
     ids = [int(t) for t in prompt_ids]
     if not ids:
         raise ValueError("the prompt is empty; give at least one token (e.g. the end-of-text token)")

@@ -135,3 +135,6 @@ def test_generate_restores_training_mode_and_rejects_bad_settings():
         generate(model, [], 2)
     with pytest.raises(ValueError, match="token id 40"):
         generate(model, [40], 2)
+    with pytest.raises(ValueError, match=r"shape \(1, 2\)"):
+        generate(model, torch.tensor([[1, 2]]), 2)
+    assert generate(model, torch.tensor([1, 2]), 3, seed=0) == generate(model, [1, 2], 3, seed=0)
