@@ -66,11 +66,13 @@ def find(run: RunData, method: str = "bootstrap") -> Findings:
     except WorkbenchError as e:
         f.notes.append(str(e))
     if f.loss is not None:
-        for fitter in (fit_power_law, fit_exponential):
+        fitters = {"power law": fit_power_law, "shifted power law": lambda t, y: fit_power_law(t, y, shift=True),
+                   "exponential": fit_exponential}
+        for label, fitter in fitters.items():
             try:
                 f.fits.append(fitter(f.steps, f.loss))
             except WorkbenchError as e:
-                f.notes.append(f"{fitter.__name__}: {e}")
+                f.notes.append(f"{label} fit: {e}")
         try:
             f.plateaus = plateaus(f.steps, f.loss)
         except WorkbenchError as e:

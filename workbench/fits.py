@@ -77,8 +77,15 @@ def _power(t, a, b, c):
     return c + a * np.power(t, -b)
 
 
-def fit_power_law(steps, loss) -> FitResult:
+def _power_shift(t, a, b, c, t0):
+    return c + a * np.power(t + t0, -b)
+
+
+def fit_power_law(steps, loss, shift: bool = False) -> FitResult:
     """Fit ``L(t) = c + a * t^(-b)`` (power law with an irreducible offset ``c``).
+
+    With ``shift=True`` fit ``L(t) = c + a * (t + t0)^(-b)``, ``t0 >= 0`` in steps: the form of
+    ``(1 + t / tau)^(-b)`` curves, which are flat at the start instead of infinite; step 0 is then kept.
 
     Units: ``a`` in loss units * steps^b, ``b`` dimensionless (the exponent), ``c`` in loss units
     (the loss the curve approaches), bounded to ``0 <= c <= min L`` (a cross-entropy cannot be negative,
@@ -87,12 +94,17 @@ def fit_power_law(steps, loss) -> FitResult:
     Hoffmann et al. (2022) for the offset form.
     """
     t, y = finite_pairs(steps, loss, "loss")
-    keep = t > 0
+    keep = t >= 0 if shift else t > 0
     t, y = t[keep], y[keep]
-    require_length(len(y), 5, "a power-law fit")
+    require_length(len(y), 5 + shift, "a power-law fit")
     c0 = max(y.min() - 0.05 * np.ptp(y), 0.5 * y.min())
-    slope, icpt = np.polyfit(np.log(t), np.log(np.clip(y - c0, 1e-12, None)), 1)
+    t_log = t + 1.0 if shift else t
+    slope, icpt = np.polyfit(np.log(t_log), np.log(np.clip(y - c0, 1e-12, None)), 1)
     p0 = [float(np.exp(icpt)), float(max(-slope, 1e-3)), float(c0)]
+    if shift:
+        span = max(t[-1] - t[0], 1.0)
+        return _fit("power_law_shifted", "L(t) = c + a * (t + t0)^(-b)", _power_shift, t, y, p0 + [1.0],
+                    ([0, 0, 0, 1e-6], [np.inf, 10, max(float(y.min()), 1e-12), span]), ["a", "b", "c", "t0"])
     return _fit("power_law", "L(t) = c + a * t^(-b)", _power, t, y, p0,
                 ([0, 0, 0], [np.inf, 10, max(float(y.min()), 1e-12)]), ["a", "b", "c"])
 

@@ -26,7 +26,8 @@ from workbench.spectral import spectra_over_checkpoints
 log = logging.getLogger(__name__)
 
 METHODS = [
-    ("Power law with offset", "L(t) = c + a t^(-b); nonlinear least squares, SE = sqrt(diag(s^2 (J^T J)^-1))",
+    ("Power law with offset", "L(t) = c + a t^(-b), and shifted: c + a (t + t0)^(-b); nonlinear least squares, "
+     "SE = sqrt(diag(s^2 (J^T J)^-1))",
      "Kaplan et al. 2020; Hoffmann et al. 2022"),
     ("Exponential", "L(t) = c + a exp(-t / tau)", "compare with the power law by AIC = n ln(RSS/n) + 2(p+1)"),
     ("Plateaus", "records where |dL/dt| (Savitzky-Golay) x span / range < 0.05", "Savitzky & Golay 1964"),
