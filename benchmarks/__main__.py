@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Options, machine_info
-from benchmarks.suite import REGISTRY, run_benchmark, table
+from benchmarks.suite import REGISTRY, markdown, run_benchmark, table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,11 +31,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads in every case (default: torch's own, the cores available); "
                         "1 steadies timings on a machine shared with other jobs")
+    p.add_argument("--markdown", action="store_true", help="also print the results as a Markdown table")
+    p.add_argument("--from-json", default=None, metavar="IN",
+                   help="run nothing: print the table (and --markdown) of an earlier JSON results file")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     a = p.parse_args(argv)
     if a.list:
         for name, mod in REGISTRY.items():
             print(f"{name:10s} {mod}")
+        return 0
+    if a.from_json:
+        try:
+            doc = json.loads(Path(a.from_json).read_text())
+        except (OSError, ValueError) as e:
+            print(f"error: --from-json {a.from_json!r} is not a readable results file: {e}", file=sys.stderr)
+            return 2
+        print(table(doc["benchmarks"]))
+        if a.markdown:
+            print("\n" + markdown(doc["benchmarks"]))
         return 0
     unknown = [n for n in a.names if n not in REGISTRY]
     if unknown:
@@ -64,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(doc, indent=2))
     print()
     print(table(doc["benchmarks"]))
+    if a.markdown:
+        print("\n" + markdown(doc["benchmarks"]))
     print(f"\ntotal {doc['wall_s']:.0f} s; JSON written to {out}")
     return 0
 

@@ -85,13 +85,15 @@ def ratio(ours: float | None, ref: float | None) -> float | None:
 
 
 def interleaved(
-    cases: dict[str, Callable[[], object]], repeat: int, warmup: int = 1, inner: int = 1
+    cases: dict[str, Callable[[], object]], repeat: int, warmup: int = 1, inner: int = 1, settle: int = 0
 ) -> dict[str, list[float]]:
     """Seconds per call of each case, `repeat` samples each, taken in alternating order.
 
     Each sample times `inner` back-to-back calls and divides by `inner`. Order alternates per
     repetition (A B, B A, A B, ...) so that neither case always runs first after the other.
     `warmup` untimed rounds of every case come first (allocator, caches, lazy initialisation).
+    `settle` untimed calls precede each sample, so that no case is timed cold right after another
+    case evicted its weights from the caches while the case run twice in a row is timed warm.
     """
     names = list(cases)
     for _ in range(warmup):
@@ -100,6 +102,8 @@ def interleaved(
     out: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeat):
         for n in names if r % 2 == 0 else reversed(names):
+            for _ in range(settle):
+                cases[n]()
             gc.collect()
             t0 = time.perf_counter()
             for _ in range(inner):

@@ -20,9 +20,9 @@ REGISTRY: dict[str, str] = {
     "train": "benchmarks.train_throughput",
     "memory": "benchmarks.memory",
     "generate": "benchmarks.generation",
-    "recorder": "benchmarks.recorder_overhead",
+    "recorder": "benchmarks.recorder",
     "data": "benchmarks.data_prep",
-    "dashboard": "benchmarks.dashboard_render",
+    "dashboard": "benchmarks.dashboard",
 }
 TIMEOUT_S = {"quick": 300, "full": 900}
 
@@ -63,4 +63,20 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         extra = f", peak RSS {res['peak_rss_mb']:.0f} MiB" if "peak_rss_mb" in res else ""
         msg = f": {res['message']}" if res.get("message") else ""
         out.append(f"{name}: {res['status']} in {res.get('wall_s', 0):.1f} s{extra}{msg}")
+    return "\n".join(out)
+
+
+def markdown(results: dict[str, dict[str, Any]]) -> str:
+    """The same figures as `table`, as a Markdown table with notes (for RESULTS.md)."""
+    out = ["| benchmark | case | metric | ours | ref | ratio | unit | note |", "|---|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        for r in res.get("rows", []):
+            ratio = fmt(r["ratio"]) + ("x" if r["ratio"] is not None else "")
+            out.append(f"| {name} | {r['case']} | {r['metric']} | {fmt(r['ours'])} | {fmt(r['ref'])} | {ratio} | "
+                       f"{r['unit']} | {r['note']} |")
+    out.append("")
+    for name, res in results.items():
+        extra = f", peak RSS {res['peak_rss_mb']:.0f} MiB" if "peak_rss_mb" in res else ""
+        msg = f": {res['message']}" if res.get("message") else ""
+        out.append(f"- `{name}`: {res['status']} in {res.get('wall_s', 0):.0f} s{extra}{msg}")
     return "\n".join(out)
