@@ -262,6 +262,7 @@ def checkpoints(run_dir: str) -> pd.DataFrame:
 TRAJECTORY_GROUPS = ("loss", "optim", "head_scores", "attn_entropy")
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
 def run_trajectories(run_dir: str, sig: tuple, layer: int = 0, head: int = 0) -> dict[str, pd.Series]:
     """A run's 1-D trajectories (losses, learning rate, one head's scores and entropy), by name."""
     from dashboards.figures.prep import trajectories
@@ -283,3 +284,12 @@ def head_shape(run_dir: str, sig: tuple) -> tuple[int, int]:
             return int(ds.sizes["layer"]), int(ds.sizes["head_index"])
     model = load_config(run_dir).get("model", {})
     return int(model.get("n_layers", 1)), int(model.get("n_heads", 1))
+
+
+@st.cache_data(show_spinner="Running the analysis...", max_entries=256)
+def workbench_call(name: str, *args, **kwargs):
+    """`workbench.<name>(*args, **kwargs)`, cached on its inputs (the arrays themselves), so that moving
+    an unrelated widget does not refit or re-bootstrap."""
+    import workbench
+
+    return getattr(workbench, name)(*args, **kwargs)

@@ -31,9 +31,9 @@ def table_out(table: pd.DataFrame, name: str) -> None:
 
 
 def run_analysis(label: str, fn, *args, **kwargs):
-    """Call a workbench analysis; its WorkbenchError (too few records, no convergence) is shown, not raised."""
+    """Call a workbench analysis (cached); its WorkbenchError (too few records, no convergence) is shown, not raised."""
     try:
-        return fn(*args, **kwargs)
+        return data.workbench_call(fn.__name__, *args, **kwargs)
     except ValueError as err:  # WorkbenchError subclasses ValueError
         st.warning(f"{label}: {err}")
         return None

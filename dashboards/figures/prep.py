@@ -46,17 +46,21 @@ def pca_trajectories(acts: np.ndarray, n_components: int = 2) -> tuple[np.ndarra
     """Project activations over steps onto their top principal components.
 
     acts: (step, item, d_model) -> points (item, step, n_components) and the fraction of variance each
-    component explains. PCA via SVD of the mean-centred (step*item, d_model) matrix: X = U S V^T,
-    scores = X V[:, :k], explained_k = S_k^2 / sum S^2 (Jolliffe 2002).
+    component explains. PCA by eigen-decomposition of the d_model x d_model covariance of the
+    mean-centred (step*item, d_model) matrix X: X^T X = V diag(lambda) V^T, scores = X V[:, :k],
+    explained_k = lambda_k / sum(lambda) (Jolliffe 2002). (The same as an SVD of X, and much cheaper
+    when step*item >> d_model.)
     """
     acts = np.asarray(acts, dtype=float)
     n_steps, n_items, d = acts.shape
     flat = acts.reshape(-1, d)
     flat = flat - flat.mean(axis=0)
-    _, s, vt = np.linalg.svd(flat, full_matrices=False)
-    k = min(n_components, vt.shape[0])
-    points = (flat @ vt[:k].T).reshape(n_steps, n_items, k).transpose(1, 0, 2)
-    explained = (s[:k] ** 2) / max(float((s ** 2).sum()), 1e-30)
+    eigval, eigvec = np.linalg.eigh(flat.T @ flat)
+    order = np.argsort(eigval)[::-1]
+    eigval, eigvec = np.clip(eigval[order], 0, None), eigvec[:, order]
+    k = min(n_components, d)
+    points = (flat @ eigvec[:, :k]).reshape(n_steps, n_items, k).transpose(1, 0, 2)
+    explained = eigval[:k] / max(float(eigval.sum()), 1e-30)
     return points, explained
 
 
