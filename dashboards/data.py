@@ -276,6 +276,16 @@ def run_trajectories(run_dir: str, sig: tuple, layer: int = 0, head: int = 0) ->
     return series
 
 
+def strongest_head(run_dir: str, sig: tuple, score: str = "induction") -> tuple[int, int]:
+    """(layer, head) with the highest `score` at the last record; (0, 0) if the run has no such score."""
+    ds = load_group(run_dir, "head_scores", sig)
+    if ds is None or score not in ds:
+        return 0, 0
+    last = np.nan_to_num(ds[score].isel(step=-1).values, nan=-np.inf)
+    layer, head = np.unravel_index(int(np.argmax(last)), last.shape)
+    return int(layer), int(head)
+
+
 def head_shape(run_dir: str, sig: tuple) -> tuple[int, int]:
     """(n_layers, n_heads) from the attention groups, else from the config, else (1, 1)."""
     for g in ("head_scores", "attn_entropy"):

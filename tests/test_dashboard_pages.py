@@ -64,8 +64,10 @@ def test_heads_step_slider_and_head_choice(runs_dir, monkeypatch):
     at = app(runs_dir, "heads", monkeypatch)
     steps = at.select_slider(key="heads_step").options
     assert steps[0] == "0" and len(steps) == 12
+    assert (at.number_input(key="heads_layer").value, at.number_input(key="heads_head").value) == (1, 2)  # planted
     at.select_slider(key="heads_step").set_value(20).run()
     at.number_input(key="heads_layer").set_value(0).run()
+    at.number_input(key="heads_head").set_value(0).run()
     assert_clean(at)
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any("at step 20" in t for t in titles)
