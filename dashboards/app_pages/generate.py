@@ -33,7 +33,7 @@ def page() -> None:
     ckpts = data.checkpoints(run)
     if not ui.need(ckpts, "checkpoints"):
         return
-    steps = [int(s) for s in ckpts["step"]]
+    steps = sorted({int(s) for s in ckpts["step"]})  # best.pt repeats a step
     step = st.selectbox("Checkpoint (step)", steps, index=len(steps) - 1, key="gen_step")
     prompt = st.text_area("Prompt", "Once upon a time", key="gen_prompt")
     c1, c2, c3, c4 = st.columns(4)
