@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from workbench import linear_cka
+
 LAYER_RE = re.compile(r"^blocks\.(\d+)\.")
 
 
@@ -64,26 +66,14 @@ def pca_trajectories(acts: np.ndarray, n_components: int = 2) -> tuple[np.ndarra
     return points, explained
 
 
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear centred kernel alignment between two representations of the same n examples.
-
-    CKA(X, Y) = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F) with X, Y column-centred, shape (n, d);
-    1 means identical up to rotation and scale, 0 unrelated (Kornblith et al. 2019).
-    """
-    x = np.asarray(x, float) - np.mean(x, axis=0)
-    y = np.asarray(y, float) - np.mean(y, axis=0)
-    num = np.linalg.norm(y.T @ x) ** 2
-    den = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
-    return float(num / den) if den > 0 else float("nan")
-
-
 def cka_matrix(reps: list[np.ndarray]) -> np.ndarray:
-    """Pairwise linear CKA between representations (each (n, d), same n): a symmetric matrix with ones on the diagonal."""
+    """Pairwise linear CKA (workbench.linear_cka, Kornblith et al. 2019) between representations, each (n, d)
+    with the same n: a symmetric matrix with ones on the diagonal (e.g. layers at one step)."""
     k = len(reps)
     out = np.eye(k)
     for i in range(k):
         for j in range(i + 1, k):
-            out[i, j] = out[j, i] = linear_cka(reps[i], reps[j])
+            out[i, j] = out[j, i] = linear_cka(reps[i], reps[j])  # workbench's
     return out
 
 
