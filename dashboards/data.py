@@ -262,6 +262,7 @@ def checkpoints(run_dir: str) -> pd.DataFrame:
 TRAJECTORY_GROUPS = ("loss", "optim", "head_scores", "attn_entropy")
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
 def run_trajectories(run_dir: str, sig: tuple, layer: int = 0, head: int = 0) -> dict[str, pd.Series]:
     """A run's 1-D trajectories (losses, learning rate, one head's scores and entropy), by name."""
     from dashboards.figures.prep import trajectories
@@ -275,6 +276,16 @@ def run_trajectories(run_dir: str, sig: tuple, layer: int = 0, head: int = 0) ->
     return series
 
 
+def strongest_head(run_dir: str, sig: tuple, score: str = "induction") -> tuple[int, int]:
+    """(layer, head) with the highest `score` at the last record; (0, 0) if the run has no such score."""
+    ds = load_group(run_dir, "head_scores", sig)
+    if ds is None or score not in ds:
+        return 0, 0
+    last = np.nan_to_num(ds[score].isel(step=-1).values, nan=-np.inf)
+    layer, head = np.unravel_index(int(np.argmax(last)), last.shape)
+    return int(layer), int(head)
+
+
 def head_shape(run_dir: str, sig: tuple) -> tuple[int, int]:
     """(n_layers, n_heads) from the attention groups, else from the config, else (1, 1)."""
     for g in ("head_scores", "attn_entropy"):
@@ -283,3 +294,12 @@ def head_shape(run_dir: str, sig: tuple) -> tuple[int, int]:
             return int(ds.sizes["layer"]), int(ds.sizes["head_index"])
     model = load_config(run_dir).get("model", {})
     return int(model.get("n_layers", 1)), int(model.get("n_heads", 1))
+
+
+@st.cache_data(show_spinner="Running the analysis...", max_entries=256)
+def workbench_call(name: str, *args, **kwargs):
+    """`workbench.<name>(*args, **kwargs)`, cached on its inputs (the arrays themselves), so that moving
+    an unrelated widget does not refit or re-bootstrap."""
+    import workbench
+
+    return getattr(workbench, name)(*args, **kwargs)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -36,6 +38,13 @@ def app(runs: Path, page: str, monkeypatch) -> AppTest:
     return at.run()
 
 
+def array(field) -> list:
+    """A trace field from a chart's JSON: plotly sends numeric arrays as {"dtype", "bdata": base64}."""
+    if isinstance(field, dict) and "bdata" in field:
+        return np.frombuffer(base64.b64decode(field["bdata"]), dtype=field["dtype"]).tolist()
+    return list(field)
+
+
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
@@ -55,8 +64,10 @@ def test_heads_step_slider_and_head_choice(runs_dir, monkeypatch):
     at = app(runs_dir, "heads", monkeypatch)
     steps = at.select_slider(key="heads_step").options
     assert steps[0] == "0" and len(steps) == 12
+    assert (at.number_input(key="heads_layer").value, at.number_input(key="heads_head").value) == (1, 2)  # planted
     at.select_slider(key="heads_step").set_value(20).run()
     at.number_input(key="heads_layer").set_value(0).run()
+    at.number_input(key="heads_head").set_value(0).run()
     assert_clean(at)
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any("at step 20" in t for t in titles)
@@ -134,3 +145,17 @@ def test_parameters_page_filters_sites_and_shows_spectra(runs_dir, monkeypatch):
                                     "blocks.1.attn.qkv.weight"]
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert "sigma max" in titles and "stable rank" in titles
+
+
+def test_new_metrics_appear_on_rerun(tmp_path, monkeypatch):
+    run = tmp_path / "live"
+    run.mkdir()
+    line = {"event": "step", "loss": 3.0, "lr": 1e-4}
+    (run / "metrics.jsonl").write_text("".join(json.dumps({**line, "step": s}) + "\n" for s in (1, 2)))
+    at = app(tmp_path, "overview", monkeypatch)
+    assert array(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["x"]) == [1, 2]
+    with open(run / "metrics.jsonl", "a") as f:  # training writes another step
+        f.write(json.dumps({**line, "step": 3}) + "\n")
+    at.run()
+    assert_clean(at)
+    assert array(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["x"]) == [1, 2, 3]

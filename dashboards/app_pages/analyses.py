@@ -31,9 +31,9 @@ def table_out(table: pd.DataFrame, name: str) -> None:
 
 
 def run_analysis(label: str, fn, *args, **kwargs):
-    """Call a workbench analysis; its WorkbenchError (too few records, no convergence) is shown, not raised."""
+    """Call a workbench analysis (cached); its WorkbenchError (too few records, no convergence) is shown, not raised."""
     try:
-        return fn(*args, **kwargs)
+        return data.workbench_call(fn.__name__, *args, **kwargs)
     except ValueError as err:  # WorkbenchError subclasses ValueError
         st.warning(f"{label}: {err}")
         return None
@@ -42,9 +42,10 @@ def run_analysis(label: str, fn, *args, **kwargs):
 def page() -> None:
     run, sig = str(runs[0]), data.signature(runs[0])
     n_layers, n_heads = data.head_shape(run, sig)
+    top_layer, top_head = data.strongest_head(run, sig)  # start on the head with the highest induction score
     c1, c2 = st.columns(2)
-    layer = c1.number_input("Layer", 0, n_layers - 1, min(1, n_layers - 1), key="an_layer")
-    head = c2.number_input("Head", 0, n_heads - 1, min(2, n_heads - 1), key="an_head")
+    layer = c1.number_input("Layer", 0, n_layers - 1, top_layer, key="an_layer")
+    head = c2.number_input("Head", 0, n_heads - 1, top_head, key="an_head")
     series = data.run_trajectories(run, sig, layer, head)
     if not ui.need(series, "recorded trajectories (loss, head_scores, attn_entropy)"):
         return

@@ -33,7 +33,7 @@ def page() -> None:
     ckpts = data.checkpoints(run)
     if not ui.need(ckpts, "checkpoints"):
         return
-    steps = [int(s) for s in ckpts["step"]]
+    steps = sorted({int(s) for s in ckpts["step"]})  # best.pt repeats a step
     step = st.selectbox("Checkpoint (step)", steps, index=len(steps) - 1, key="gen_step")
     prompt = st.text_area("Prompt", "Once upon a time", key="gen_prompt")
     c1, c2, c3, c4 = st.columns(4)
@@ -42,7 +42,17 @@ def page() -> None:
     top_p = c2.slider("Top-p", 0.05, 1.0, 0.95, 0.05, key="gen_top_p")
     max_new = c3.number_input("New tokens", 1, 512, 64, key="gen_max")
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
-    if st.button("Generate", type="primary", key="gen_go"):
+    left, right = st.columns(2)
+    if right.button("Generate at every checkpoint", key="gen_all",
+                    help="the same prompt and settings at each checkpoint: how the completions change over training"):
+        for ckpt_step in steps:
+            try:
+                record = complete(run, ckpt_step, prompt, int(max_new), float(temperature), float(top_p), int(seed))
+            except (OSError, ValueError, KeyError, RuntimeError) as err:
+                st.error(f"step {ckpt_step}: {err}")
+            else:
+                st.markdown(f"**step {ckpt_step}:** {prompt}{record['text']}")
+    if left.button("Generate", type="primary", key="gen_go"):
         try:
             record = complete(run, step, prompt, int(max_new), float(temperature), float(top_p), int(seed))
         except (OSError, ValueError, KeyError, RuntimeError) as err:  # ConfigError, CheckpointError

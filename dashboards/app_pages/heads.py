@@ -53,8 +53,9 @@ def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
                  name="playback")
     n_layers, n_heads = values.sizes["layer"], values.sizes["head_index"]
     left, right = st.columns(2)
-    layer = left.number_input("Layer", 0, n_layers - 1, min(1, n_layers - 1), key="heads_layer")
-    head = right.number_input("Head", 0, n_heads - 1, 0, key="heads_head")
+    top_layer, top_head = data.strongest_head(run, sig)  # start on the strongest induction head
+    layer = left.number_input("Layer", 0, n_layers - 1, top_layer, key="heads_layer")
+    head = right.number_input("Head", 0, n_heads - 1, top_head, key="heads_head")
     table = pd.DataFrame({name: ds_[name].isel(layer=layer, head_index=head).values
                           for ds_, names in ((entropy, ["entropy"]), (scores, score_names)) if ds_ is not None
                           for name in names if name in ds_}, index=steps)

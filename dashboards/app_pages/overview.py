@@ -37,7 +37,9 @@ def page() -> None:
                 with st.expander(f"step {row['step']}"):
                     for s in samples:
                         st.text(str(s))
-        st.caption("Samples are written into each checkpoint's JSON sidecar; make new ones on the Generate page.")
+        st.caption("Completions stored in a checkpoint's JSON sidecar (`samples`) are listed here; the Generate page "
+                   "makes completions at every checkpoint (it loads torch, so this page does not).")
+        st.page_link("app_pages/generate.py", label="Generate completions at each checkpoint")
     with st.expander("Configuration (config.json)"):
         config = data.load_config(run)
         st.json(config) if config else st.info("This run has no config.json.")

@@ -79,8 +79,11 @@ def head_trajectories(table: pd.DataFrame, title: str, onset: float | None = Non
 def series_with_marks(steps: np.ndarray, y: np.ndarray, title: str, y_label: str, marks: list[float] = (),
                       fitted: np.ndarray | None = None, fit_name: str = "fit") -> go.Figure:
     """A trajectory with vertical marks (e.g. change points) and an optional fitted curve over it."""
+    idx = thin(len(steps), MAX_POINTS)
+    steps, y = np.asarray(steps)[idx], np.asarray(y)[idx]
     fig = go.Figure(go.Scatter(x=steps, y=y, name="recorded", mode="lines+markers", marker={"size": 4}))
     if fitted is not None:
+        fitted = np.asarray(fitted)[idx]
         fig.add_trace(go.Scatter(x=steps, y=fitted, name=fit_name, mode="lines", line={"dash": "dash"}))
     for m in marks:
         fig.add_vline(x=float(m), line_dash="dot", line_color="firebrick")

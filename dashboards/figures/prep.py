@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from workbench import linear_cka
+
 LAYER_RE = re.compile(r"^blocks\.(\d+)\.")
 
 
@@ -46,40 +48,32 @@ def pca_trajectories(acts: np.ndarray, n_components: int = 2) -> tuple[np.ndarra
     """Project activations over steps onto their top principal components.
 
     acts: (step, item, d_model) -> points (item, step, n_components) and the fraction of variance each
-    component explains. PCA via SVD of the mean-centred (step*item, d_model) matrix: X = U S V^T,
-    scores = X V[:, :k], explained_k = S_k^2 / sum S^2 (Jolliffe 2002).
+    component explains. PCA by eigen-decomposition of the d_model x d_model covariance of the
+    mean-centred (step*item, d_model) matrix X: X^T X = V diag(lambda) V^T, scores = X V[:, :k],
+    explained_k = lambda_k / sum(lambda) (Jolliffe 2002). (The same as an SVD of X, and much cheaper
+    when step*item >> d_model.)
     """
     acts = np.asarray(acts, dtype=float)
     n_steps, n_items, d = acts.shape
     flat = acts.reshape(-1, d)
     flat = flat - flat.mean(axis=0)
-    _, s, vt = np.linalg.svd(flat, full_matrices=False)
-    k = min(n_components, vt.shape[0])
-    points = (flat @ vt[:k].T).reshape(n_steps, n_items, k).transpose(1, 0, 2)
-    explained = (s[:k] ** 2) / max(float((s ** 2).sum()), 1e-30)
+    eigval, eigvec = np.linalg.eigh(flat.T @ flat)
+    order = np.argsort(eigval)[::-1]
+    eigval, eigvec = np.clip(eigval[order], 0, None), eigvec[:, order]
+    k = min(n_components, d)
+    points = (flat @ eigvec[:, :k]).reshape(n_steps, n_items, k).transpose(1, 0, 2)
+    explained = eigval[:k] / max(float(eigval.sum()), 1e-30)
     return points, explained
 
 
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear centred kernel alignment between two representations of the same n examples.
-
-    CKA(X, Y) = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F) with X, Y column-centred, shape (n, d);
-    1 means identical up to rotation and scale, 0 unrelated (Kornblith et al. 2019).
-    """
-    x = np.asarray(x, float) - np.mean(x, axis=0)
-    y = np.asarray(y, float) - np.mean(y, axis=0)
-    num = np.linalg.norm(y.T @ x) ** 2
-    den = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
-    return float(num / den) if den > 0 else float("nan")
-
-
 def cka_matrix(reps: list[np.ndarray]) -> np.ndarray:
-    """Pairwise linear CKA between representations (each (n, d), same n): a symmetric matrix with ones on the diagonal."""
+    """Pairwise linear CKA (workbench.linear_cka, Kornblith et al. 2019) between representations, each (n, d)
+    with the same n: a symmetric matrix with ones on the diagonal (e.g. layers at one step)."""
     k = len(reps)
     out = np.eye(k)
     for i in range(k):
         for j in range(i + 1, k):
-            out[i, j] = out[j, i] = linear_cka(reps[i], reps[j])
+            out[i, j] = out[j, i] = linear_cka(reps[i], reps[j])  # workbench's
     return out
 
 
