@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # A CPU build on this project's machines; GPU users: make TORCH="torch>=2.10" (or install theirs first).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo dashboard test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,9 +15,15 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Train the tiny preset on the built-in corpus, recording every head, then summarise the run.
+# The main job on the built-in default: the tiny preset on the built-in corpus, recording every
+# head (dense early, then every 25 steps), then a plain-text summary of what was recorded.
 demo: setup
-	$(PY) -m seedling.train --preset tiny --data synthetic:induction --out runs/demo --record every=log:25
+	$(PY) -m seedling.train --preset tiny --out runs/demo --record every=log:25
+	$(PY) -m workbench summary runs/demo
+
+# The dashboard over ./runs (http://127.0.0.1:8501); it only reads, so it can watch a run in progress.
+dashboard: setup
+	$(VENV)/bin/streamlit run dashboards/app.py -- --runs runs
 
 test: setup
 	$(PY) -m ruff check .

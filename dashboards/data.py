@@ -121,6 +121,29 @@ def load_group(run_dir: str, group: str, sig: tuple) -> xr.Dataset | None:
     return None if ds is None else ds.load()
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def group_variables(run_dir: str, group: str, sig: tuple) -> dict[str, tuple[str, ...]]:
+    """Variable names of a group and their dimensions, read from metadata only (no records)."""
+    ds = open_group(Path(run_dir), group)
+    return {} if ds is None else {str(k): tuple(v.dims) for k, v in ds.data_vars.items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def load_site_table(run_dir: str, group: str, sites: tuple[str, ...], sig: tuple) -> pd.DataFrame:
+    """Only the named (step,) variables of a group, as a table: rows sites, columns steps.
+
+    Groups such as weight_norm hold hundreds of variables; reading only those on screen keeps the
+    first render fast."""
+    ds = open_group(Path(run_dir), group)
+    if ds is None:
+        return pd.DataFrame()
+    sites = [s for s in sites if s in ds]
+    if not sites:
+        return pd.DataFrame()
+    values = np.stack([ds[s].values.astype(float) for s in sites])
+    return pd.DataFrame(values, index=sites, columns=ds["step"].values.astype(int))
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def load_pattern(run_dir: str, step: int, sig: tuple) -> np.ndarray | None:
     """Attention patterns at one recorded step, (layer, head_index, query_pos, key_pos), float32."""
@@ -150,18 +173,35 @@ def load_act_item_means(run_dir: str, site: str, sig: tuple) -> tuple[np.ndarray
     return ds["step"].values.astype(int), values.astype(np.float32).mean(axis=2)
 
 
-def probe_tokens(run_dir: str, sig: tuple, item: int = 0) -> list[str]:
-    """Decoded text of one probe sequence (the axis labels of attention patterns)."""
+@st.cache_data(show_spinner=False, max_entries=32)
+def pattern_tokens(run_dir: str, sig: tuple) -> list[str]:
+    """Text of each token of the sequence the attention patterns were recorded on (their axis labels).
+
+    The token ids are the attn_pattern group's `tokens` attribute (or the probe's `pattern_tokens`),
+    decoded one by one with the run's tokenizer.json when it has one; otherwise the probe's per-token
+    text, or the ids themselves.
+    """
+    meta = _group_meta(Path(run_dir), "attn_pattern") or {}
+    ids = meta.get("attributes", {}).get("tokens") or (_group_meta(Path(run_dir), "probe") or {}).get(
+        "attributes", {}).get("pattern_tokens")
+    if ids:
+        return _decode_each(Path(run_dir) / "tokenizer.json", [int(i) for i in ids])
     ds = load_group(run_dir, "probe", sig)
-    if ds is None:
-        return []
-    if "text" in ds:
-        text = ds["text"].values
-        return [str(t) for t in (text[item] if text.ndim == 2 else text)]
-    if "tokens" in ds:
-        tokens = ds["tokens"].values
-        return [str(t) for t in (tokens[item] if tokens.ndim == 2 else tokens)]
+    if ds is not None and "text" in ds and ds["text"].ndim == 2:
+        return [str(t) for t in ds["text"].values[0]]
     return []
+
+
+def _decode_each(tokenizer_json: Path, ids: list[int]) -> list[str]:
+    if tokenizer_json.exists():
+        try:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(tokenizer_json))
+            return [tok.decode([i]) for i in ids]
+        except (OSError, ValueError, RuntimeError, ImportError) as err:  # an unreadable tokenizer: show the ids
+            log.warning("cannot decode pattern tokens with %s: %s", tokenizer_json, err)
+    return [str(i) for i in ids]
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -198,7 +238,8 @@ def checkpoints(run_dir: str) -> pd.DataFrame:
     """Checkpoints found in the run (step, file, and what their JSON sidecars say)."""
     run_dir = Path(run_dir)
     rows = []
-    candidates = sorted(set(run_dir.glob("**/*.pt")) | set(run_dir.glob("checkpoints/*.json")))
+    # Not a recursive glob: records.zarr holds thousands of chunk files.
+    candidates = sorted({*run_dir.glob("*.pt"), *run_dir.glob("checkpoints/*.pt"), *run_dir.glob("checkpoints/*.json")})
     for path in candidates:
         if path.suffix == ".json" and path.with_suffix(".pt").exists():
             continue  # described with its .pt

@@ -26,7 +26,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: url path -> how many charts the page shows on a recorded run (at least).
-PAGES = {"overview": 3, "parameters": 3, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
+PAGES = {"overview": 3, "parameters": 2, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
+DEFAULT_PAGE = "overview"  # served at the root URL
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
 EXCEPTION = '[data-testid="stException"]'
 
@@ -98,7 +99,7 @@ def open_page(page, url: str, path: str, n_charts: int | None = None, timeout_ms
     """Load one page and wait until its charts are drawn; return the seconds it took in the browser."""
     n = PAGES.get(path, 0) if n_charts is None else n_charts
     start = time.perf_counter()
-    page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+    page.goto(f"{url}/{'' if path == DEFAULT_PAGE else path}", wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_ms)
     if n:
         page.wait_for_function(f"() => document.querySelectorAll('{CHART}').length >= {n}", timeout=timeout_ms)

@@ -100,6 +100,8 @@ class Recorder:
         tokenizer = getattr(self.data, "tokenizer", None) or getattr(state, "tokenizer", None)
         decode = tokenizer.decode if val is not None and hasattr(tokenizer, "decode") else None
         length = min(self.spec.probe_len or cfg.n_ctx, cfg.n_ctx)
+        if self.spec.probe_len and self.spec.probe_len > cfg.n_ctx:
+            log.warning("record spec probe_len=%d exceeds the model's context; using n_ctx=%d", self.spec.probe_len, cfg.n_ctx)
         return build_probe(self.spec.probe, length, cfg.d_vocab, self.spec.seed, self.spec.sample,
                            val_tokens=val, decode=decode)
 

@@ -5,7 +5,8 @@ Grammar: `key=value` items separated by spaces or `;`, or the single word `off`.
 - `every=N` records at step 0 and every multiple of N; `every=log:N` records at step 0, at the
   powers of two 1, 2, 4, ... below N, then at every multiple of N (dense early, when most changes).
 - `what=a,b,...` the groups to record (default: all of them).
-- `probe=N` probe items (sequences), `probe_len=T` tokens per probe item (default: the context).
+- `probe=N` probe items (sequences), `probe_len=T` tokens per probe item (default and most: the
+  model's context; at least 4).
 - `sample=N` probe tokens per item kept in `act_sample` (bounded so the store stays small).
 
 >>> s = parse_spec("every=log:500 what=loss,head_scores")
@@ -101,4 +102,6 @@ def parse_spec(text: str | None) -> RecordSpec:
                 raise ValueError(f"record spec: seed={value!r} is not an integer; {_HELP}") from None
         else:
             fields[key] = _positive_int(key, value)
+    if fields.get("probe_len", 4) < 4:  # the induction stimulus needs a span of 2 repeated twice
+        raise ValueError(f"record spec: probe_len={fields['probe_len']} is too short (at least 4); {_HELP}")
     return RecordSpec(**fields)

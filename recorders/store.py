@@ -175,12 +175,17 @@ class StoreWriter:
         """Cut every recorded group back to its records with step <= `step`; returns {group: records kept}.
 
         Used when a run resumes from the checkpoint of step S: records after S are recorded again,
-        so each step ends up in the store exactly once.
+        so each step ends up in the store exactly once. A group left without records is removed
+        (its next record may bring other variables); `step` < 0 (a fresh run over an old store)
+        removes the static groups too.
         """
         self.flush(wait=True)
         kept = self._call(lambda: self._disk.truncate_after(int(step)))
-        for group, (_n, last) in kept.items():
-            self._groups[group].last_step = last
+        for group, (n, last) in kept.items():
+            if n == 0:
+                del self._groups[group]  # removed from the store; the next record creates it anew
+            else:
+                self._groups[group].last_step = last
         return {group: n for group, (n, _last) in kept.items()}
 
     def write_static(

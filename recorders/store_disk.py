@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 
 # Chunking along `step`. Small records (a norm: 4 bytes) would make 64-step chunks of a few hundred
 # bytes, thousands of tiny files and slow reads, so chunks hold up to TARGET_CHUNK_BYTES, at most
-# MAX_CHUNK_STEPS steps; a reader that wants one step of a large variable (an attention pattern)
-# decompresses a whole chunk, so no chunk exceeds MAX_CHUNK_BYTES unless one record does.
-TARGET_CHUNK_BYTES = 2**20
+# MAX_CHUNK_STEPS steps. Not more: each block rewrites the partly filled chunk it lands in (read,
+# decompress, compress, write), so big chunks of mid-size records cost the writer more. A reader
+# that wants one step of a large variable (an attention pattern) decompresses a whole chunk, so no
+# chunk exceeds MAX_CHUNK_BYTES unless one record does.
+TARGET_CHUNK_BYTES = 2**18
 MAX_CHUNK_BYTES = 16 * 2**20
 MAX_CHUNK_STEPS = 1024
 _PARTIAL = re.compile(r"\.[0-9a-f]{32}\.partial$")  # zarr LocalStore's temporary files
@@ -78,12 +80,12 @@ def fill_value_for(dtype: np.dtype) -> Any:
 
 
 def chunk_steps(record_bytes: int, block_size: int) -> int:
-    """Steps per chunk for records of `record_bytes`: about 1 MiB per chunk, within [block_size, 1024] steps.
+    """Steps per chunk for records of `record_bytes`: about 256 KiB per chunk, within [block_size, 1024] steps.
 
     Records too large for block_size steps in 16 MiB get fewer (at least 1).
 
     >>> chunk_steps(4, 64), chunk_steps(2048, 64), chunk_steps(131072, 64), chunk_steps(2**20, 64)
-    (1024, 512, 64, 16)
+    (1024, 128, 64, 16)
     """
     lower = max(1, min(block_size, MAX_CHUNK_BYTES // record_bytes))
     return max(lower, min(MAX_CHUNK_STEPS, TARGET_CHUNK_BYTES // record_bytes))
@@ -221,13 +223,13 @@ class ZarrSide:
         group = await self.root.create_group(name, attributes={**dict(attrs), "committed": 0})
         step_attrs = {"long_name": "optimizer step", "units": "steps",
                       "reduction": "optimizer steps completed when the record was taken"}
-        jobs = {"step": group.create_array("step", shape=(0,), chunks=(chunk_steps(8, block_size),), dtype="int64", fill_value=0,
+        jobs = {"step": group.create_array("step", overwrite=True, shape=(0,), chunks=(chunk_steps(8, block_size),), dtype="int64", fill_value=0,
                                            dimension_names=["step"], attributes=step_attrs)}
         for var, (shape, meta) in specs.items():
             dtype = meta.numpy_dtype
             record_bytes = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
-            jobs[var] = group.create_array(
-                var, shape=(0, *shape), chunks=(chunk_steps(record_bytes, block_size), *(max(1, s) for s in shape)),
+            jobs[var] = group.create_array(  # overwrite: leftovers of a group whose deletion was cut short
+                var, overwrite=True, shape=(0, *shape), chunks=(chunk_steps(record_bytes, block_size), *(max(1, s) for s in shape)),
                 dtype=_zarr_dtype(meta), fill_value=fill_value_for(dtype),
                 dimension_names=["step", *meta.dims], attributes=meta.array_attrs(),
             )
@@ -259,15 +261,25 @@ class ZarrSide:
 
     async def _truncate_after(self, max_step: int) -> dict[str, tuple[int, int | None]]:
         out: dict[str, tuple[int, int | None]] = {}
-        for name, arrays in self._arrays.items():
+        for name, arrays in list(self._arrays.items()):
             n = self._length[name]
             steps = np.asarray(await arrays["step"].getitem(slice(0, n))) if n else np.zeros(0, dtype=np.int64)
             keep = int(np.searchsorted(steps, max_step, side="right"))
-            if keep < n:
+            if keep < n or keep == 0:
                 await self._set_committed(name, keep)  # marker first when shrinking
-                await asyncio.gather(*(arr.resize((keep, *arr.shape[1:])) for arr in arrays.values()))
+                if keep == 0:
+                    # Nothing left: remove the group, so the next record may bring other variables or
+                    # shapes (a fresh run over an old store); append() creates it again.
+                    await self.root.delitem(name)
+                    del self._groups[name], self._arrays[name], self._length[name]
+                else:
+                    await asyncio.gather(*(arr.resize((keep, *arr.shape[1:])) for arr in arrays.values()))
                 log.info("record store: cut %s from %d to %d records (steps <= %d)", name, n, keep, max_step)
             out[name] = (keep, int(steps[keep - 1]) if keep else None)
+        if max_step < 0:  # the run starts over: its stimulus set is written afresh too
+            async for name, group in self.root.groups():
+                if "committed" not in group.attrs:
+                    await self.root.delitem(name)
         return out
 
     # -- static groups --------------------------------------------------------------------------------

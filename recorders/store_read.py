@@ -14,11 +14,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 import zarr
 from xarray.backends import ZarrStore
 
-from recorders.store_disk import check_schema_version, zarr_store_for
+from recorders.store_disk import check_schema_version, local_path, zarr_store_for
 from recorders.store_schema import StoreError
 
 __all__ = ["committed_dataset", "store_summary"]
@@ -75,17 +76,26 @@ def _open_committed(url: str | Path, group: str) -> xr.Dataset:
 
 
 def store_summary(url: str | Path) -> dict[str, Any]:
-    """Root attributes and, per group, its committed records (None for static groups) and variables.
+    """Root attributes and, per group: committed records (None for static groups), variables, sizes.
 
-    >>> # store_summary("run/records.zarr")["groups"]["loss"] -> {"committed": 21, "variables": [...]}
+    `record_bytes` is the uncompressed size of one record (every array's row, `step` included:
+    the product of its shape after `step` times its item size); `disk_bytes` is what the group's
+    files take (local stores only, else None), so `disk_bytes / committed` estimates the bytes a
+    record costs on disk after compression.
     """
     root = _open_root(url)
+    path = local_path(url)
     groups: dict[str, Any] = {}
     for name, group in root.groups():
         committed = group.attrs.get("committed")
+        arrays = dict(group.arrays())
+        row_bytes = [int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize
+                     for a in arrays.values() if isinstance(a.dtype, np.dtype) and a.dtype.kind in "biuf"]
         groups[name] = {
             "committed": None if committed is None else int(committed),
-            "variables": sorted(k for k in group.array_keys() if k != "step"),
+            "variables": sorted(k for k in arrays if k != "step"),
+            "record_bytes": None if committed is None else int(sum(row_bytes)),
+            "disk_bytes": None if path is None else sum(f.stat().st_size for f in (path / name).rglob("*") if f.is_file()),
         }
     return {"attrs": dict(root.attrs), "groups": groups}
 

@@ -260,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pattern-len", type=int, default=32, help="tokens in the attention-pattern sequence (even)")
     parser.add_argument("--d-model", type=int, default=64, help="residual width of act_sample (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and the probe tokens (default 0)")
+    parser.add_argument("--block", type=int, default=64,
+                        help="writer block size (default 64, as training uses; larger writes faster, 64..1024)")
     args = parser.parse_args(argv)
     if Path(args.out).exists():
         print(f"error: {args.out} exists; give a new path (the synthetic store is written from scratch)", file=sys.stderr)
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         plant = make_synthetic_store(args.out, args.records, args.layers, args.heads, args.every, args.seed,
-                                     args.pattern_len, d_model=args.d_model)
+                                     args.pattern_len, d_model=args.d_model, block_size=args.block)
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

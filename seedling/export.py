@@ -26,6 +26,7 @@ import torch
 
 from seedling.model import GPT
 from seedling.tokenizer import EOT
+from seedling.train.checkpoint import CheckpointError
 
 __all__ = ["hf_config", "hf_state_dict", "save_hf_tokenizer", "to_hf", "main"]
 
@@ -114,19 +115,15 @@ def save_hf_tokenizer(tokenizer_json: str | Path, out_dir: str | Path, model_max
 
 def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None, to: str = "hf") -> Path:
     """Export the checkpoint at `step` (None: the latest) of a run directory; return `out_dir`."""
-    from tokenizers import Tokenizer
-
-    from seedling import load_run
+    from seedling.run import load_run
 
     if to not in FORMATS:
         raise ValueError(f"unknown export format {to!r}; accepted: {', '.join(FORMATS)}")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    model, _tokenizer, _cfg = load_run(run_dir, step=step)
-    tok_path = run_dir / "tokenizer.json"
-    eot_id = Tokenizer.from_file(str(tok_path)).token_to_id(EOT)
+    model, tokenizer, _cfg = load_run(run_dir, step=step)  # raises before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
-    to_hf(model, eot_id).save_pretrained(str(out_dir))  # config.json, model.safetensors, generation_config.json
-    save_hf_tokenizer(tok_path, out_dir, model.cfg.n_ctx)
+    to_hf(model, tokenizer.token_to_id(EOT)).save_pretrained(str(out_dir))  # config, safetensors, generation config
+    save_hf_tokenizer(run_dir / "tokenizer.json", out_dir, model.cfg.n_ctx)
     log.info("exported %s (step %s) to %s", run_dir, "latest" if step is None else step, out_dir)
     return out_dir
 
@@ -168,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:
+        print(f"error: exporting needs transformers ({e}); install it, e.g. pip install 'seedling-workbench[dev]'", file=sys.stderr)
+        return 2
+    except CheckpointError as e:  # a corrupt file is not a usage error (as in seedling.train)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"exported to {out} (load with transformers.AutoModelForCausalLM.from_pretrained({str(out)!r}))")
     return 0
 

@@ -5,7 +5,7 @@
     python -m seedling.generate runs/demo --watch --json          # each new checkpoint, as JSON lines
 
 The sampling itself lives in `seedling.sampling` (pure over the model and token ids); this module
-reads runs, encodes prompts, decodes and prints. See docs/cli_generate.md.
+reads runs, encodes prompts, decodes and prints. See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from seedling.run import list_checkpoints, load_run
 from seedling.sampling import check_sampling_args, generate
 from seedling.tokenizer import EOT
 from seedling.train.checkpoint import CheckpointError
+from seedling.train.precision import resolve_device
 
 __all__ = ["DEFAULT_PROMPTS", "SWEEP", "Settings", "generate_text", "main"]
 
@@ -160,6 +161,13 @@ def _watch(run_dir: Path, prompts: list[str], settings: list[Settings], args) ->
         time.sleep(args.poll)
 
 
+def _device(requested: str):
+    try:
+        return resolve_device(requested)
+    except RuntimeError:  # torch's own message for a malformed name is long; ours says what is accepted
+        raise ValueError(f"--device {requested!r} is not a device; accepted: auto, cpu, cuda, cuda:N") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = Settings()
     p = OneLineParser(
@@ -183,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, default=10.0, help="seconds between checks for new checkpoints with --watch (default 10)")
     p.add_argument("--watch-timeout", type=float, default=None, help="with --watch, stop after this many seconds without a new checkpoint (default: until Ctrl-C)")
     p.add_argument("--json", action="store_true", help="print one JSON object per generation (JSON lines) instead of text")
-    p.add_argument("--device", default="cpu", help="torch device to generate on: cpu, cuda, cuda:N (default cpu)")
+    p.add_argument("--device", default="cpu", help="torch device to generate on: auto, cpu, cuda, cuda:N (default cpu)")
     return p
 
 
@@ -199,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--poll {args.poll} must be a positive number of seconds")
         if not (run_dir / "config.json").is_file():
             raise ValueError(f"{run_dir} is not a run directory (no config.json); give the directory a training run wrote")
+        args.device = _device(args.device)
         prompts, settings = _prompts(args), _settings_list(args)
         if args.watch:
             _watch(run_dir, prompts, settings, args)

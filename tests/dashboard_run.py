@@ -88,7 +88,8 @@ def write_store(store: Path, steps: np.ndarray, n_layers: int, n_heads: int, n_c
     logits = np.where(np.tril(np.ones((n_ctx, n_ctx), bool)), logits, -np.inf)
     pattern = np.exp(logits - logits.max(-1, keepdims=True))
     pattern = (pattern / pattern.sum(-1, keepdims=True)).astype(np.float16)
-    _write_group(store, "attn_pattern", {"pattern": (dims + ("query_pos", "key_pos"), pattern, {"units": "probability"})}, steps)
+    _write_group(store, "attn_pattern", {"pattern": (dims + ("query_pos", "key_pos"), pattern, {"units": "probability"})},
+                 steps, {"tokens": [int(t) for t in rng.integers(0, 500, n_ctx)]})
     act = {}
     for layer in range(n_layers):
         for stat, base in (("rms", 1.0), ("mean", 0.0), ("std", 1.0), ("kurtosis", 0.5), ("max_abs", 4.0)):

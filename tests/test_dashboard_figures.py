@@ -14,7 +14,6 @@ from dashboards.figures import (
     cka_matrix,
     head_grid,
     head_grid_playback,
-    head_roles,
     head_trajectories,
     linear_cka,
     lines,
@@ -87,13 +86,6 @@ def test_site_table_and_heatmap_log_colour(weights):
     fig = site_step_heatmap(table, "weights", "1", log_color=True)
     np.testing.assert_allclose(fig.data[0].z[0], [0.0, 1.0, 2.0])
     assert site_table(weights, ["missing"]).empty
-
-
-def test_head_roles_names_the_top_score_above_threshold():
-    scores = {"previous_token": np.array([[0.9, 0.1], [0.2, 0.1]]),
-              "induction": np.array([[0.1, 0.5], [0.25, 0.0]])}
-    roles = head_roles(scores, threshold=0.3)
-    assert roles.tolist() == [["previous_token", "induction"], ["", ""]]
 
 
 def test_head_grid_shape_roles_and_orientation():

@@ -13,7 +13,7 @@ from dashboards import data
 from tests.dashboard_run import write_run
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
-PAGES = {"overview": 3, "parameters": 3, "heads": 3, "activations": 3, "analyses": 0, "compare": 1, "generate": 0}
+PAGES = {"overview": 3, "parameters": 2, "heads": 3, "activations": 3, "analyses": 3, "compare": 1, "generate": 0}
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +41,14 @@ def assert_clean(at: AppTest) -> None:
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_page_renders_its_charts(runs_dir, page, monkeypatch):
+def test_page_renders_its_charts_and_writes_nothing(runs_dir, page, monkeypatch):
+    before = snapshot(runs_dir)
     at = app(runs_dir, page, monkeypatch)
     assert_clean(at)
     assert len(at.get("plotly_chart")) >= PAGES[page]
     assert not at.error
     assert at.title[0].value  # every page says what it is
-
-
-def test_pages_never_write_to_a_run(runs_dir, monkeypatch):
-    before = snapshot(runs_dir)
-    for page in PAGES:
-        assert_clean(app(runs_dir, page, monkeypatch))
-    assert snapshot(runs_dir) == before
+    assert snapshot(runs_dir) == before  # no file added, resized or touched
 
 
 def test_heads_step_slider_and_head_choice(runs_dir, monkeypatch):
@@ -66,6 +61,8 @@ def test_heads_step_slider_and_head_choice(runs_dir, monkeypatch):
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any("at step 20" in t for t in titles)
     assert any(t.startswith("Layer 0 head 0 at step 20") for t in titles)
+    pattern = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    assert len(pattern["x"]) == 8 and pattern["x"][0].startswith("0:")  # position:token on the axes
 
 
 def test_heads_grid_is_labelled_with_roles(runs_dir, monkeypatch):
@@ -82,7 +79,7 @@ def test_compare_overlays_two_runs(runs_dir, monkeypatch):
 
 
 def test_missing_runs_directory_is_explained(tmp_path, monkeypatch):
-    for page in PAGES:
+    for page in ("overview", "compare"):  # every page asks ui.run_choice, single or multiple
         at = app(tmp_path / "nope", page, monkeypatch)
         assert_clean(at)
         assert "does not exist" in at.error[0].value
@@ -108,7 +105,9 @@ def test_run_with_only_metrics_gets_messages_not_tracebacks(tmp_path, monkeypatc
 
 
 def test_new_records_change_the_cache_key(tmp_path):
-    run = write_run(tmp_path / "live", n_records=4)
+    run = tmp_path / "live"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(json.dumps({"event": "step", "step": 1, "loss": 3.0}) + "\n")
     sig = data.signature(run)
     assert len(data.load_metrics(str(run), sig)) > 0
     with open(run / "metrics.jsonl", "a") as f:
@@ -123,3 +122,15 @@ def test_server_binds_to_localhost_by_default():
 
     config = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
     assert tomllib.loads(config.read_text())["server"]["address"] == "127.0.0.1"
+
+
+def test_parameters_page_filters_sites_and_shows_spectra(runs_dir, monkeypatch):
+    at = app(runs_dir, "parameters", monkeypatch)
+    at.text_input(key="param_filter").set_value("qkv").run()
+    at.toggle(key="param_spectral").set_value(True).run()
+    assert_clean(at)
+    heatmap = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert sorted(heatmap["y"]) == ["blocks.0.attn.qkv.bias", "blocks.0.attn.qkv.weight", "blocks.1.attn.qkv.bias",
+                                    "blocks.1.attn.qkv.weight"]
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "sigma max" in titles and "stable rank" in titles

@@ -304,3 +304,27 @@ def test_command_line_reports_sizes_and_errors_in_one_line(folder, tmp_path, cap
     assert main(["--data", str(tmp_path / "nowhere"), "--fresh-cache"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: data source path") and err.count("\n") == 1
+
+
+def test_slow_corpus_is_extracted_once_then_read_back(tmp_path):
+    from seedling.data.sources import _extracted_once
+
+    calls = []
+
+    def extract():
+        calls.append(1)
+        yield from ["first doc\n\nwith = lines", "second ☕"]
+
+    saved = tmp_path / "corpus" / "builtin-x.jsonl"
+    docs = _extracted_once(extract, saved)
+    assert list(docs()) == list(docs()) == ["first doc\n\nwith = lines", "second ☕"] and len(calls) == 1
+    assert list(_extracted_once(extract, saved)()) == ["first doc\n\nwith = lines", "second ☕"] and len(calls) == 1
+
+    def interrupted():
+        yield "partial"
+        raise KeyboardInterrupt
+
+    other = tmp_path / "corpus" / "other.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        list(_extracted_once(interrupted, other)())
+    assert not other.exists()  # a half extraction is never saved

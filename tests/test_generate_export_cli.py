@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import subprocess
-import sys
 import threading
 import time
 
@@ -15,7 +13,7 @@ from seedling import load_run
 from seedling.export import main as export_main
 from seedling.generate import SWEEP
 from seedling.generate import main as generate_main
-from tests.train_util import REPO, cli_args, env, run_cli
+from tests.train_util import cli_args, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +82,7 @@ def test_watch_generates_for_each_new_checkpoint(run_dir, tmp_path, capsys):
     (["--top-p", "1.5"], "top_p=1.5 must be in (0, 1]"),
     (["--prompt", "a", "--prompts", "f.txt"], "not both"),
     (["--device", "cpu", "--poll", "0"], "--poll 0.0 must be a positive"),
+    (["--device", "gpu0"], "--device 'gpu0' is not a device; accepted: auto, cpu"),
 ])
 def test_generate_bad_input_is_one_line_exit_2(run_dir, capsys, args, message):
     assert generate_main([str(run_dir), *args]) == 2
@@ -118,10 +117,15 @@ def test_export_cli_round_trip(run_dir, tmp_path, capsys):
     assert (out / "model.safetensors").is_file()
 
 
-def test_command_line_error_is_one_line_on_stderr(run_dir, tmp_path):
-    """The real `python -m` entry: an unknown format is refused before anything is written."""
-    args = [sys.executable, "-m", "seedling.export", str(run_dir), str(tmp_path / "x"), "--to", "onnx"]
-    done = subprocess.run(args, cwd=REPO, env=env(tmp_path), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert "'onnx' is not a known format; accepted: hf" in done.stderr and done.stderr.count("\n") == 1
+def test_unknown_format_or_flag_is_one_line_exit_2(run_dir, tmp_path, capsys):
+    assert export_main([str(run_dir), str(tmp_path / "x"), "--to", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "'onnx' is not a known format; accepted: hf" in err and err.count("\n") == 1
+    for main, args in [(export_main, [str(run_dir), str(tmp_path / "x"), "--to", "hf", "--bogus"]),
+                       (generate_main, [str(run_dir), "--temperature", "hot"])]:
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.count("\n") == 1, err
+    assert "invalid float value: 'hot'" in err
     assert not (tmp_path / "x").exists()

@@ -7,6 +7,7 @@ values of an uninterrupted run (the loop resumes exactly, and the probe forwards
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -21,7 +22,7 @@ from recorders.spec import GROUPS
 from recorders.store import committed_dataset
 from tests.train_util import REPO, cli_args, env, run_cli
 
-STEPS = 30
+STEPS = 20
 EXTRA = ["model.n_layers=2", "train.checkpoint_every=4", "train.eval_every=1000"]
 RECORD = ["--record", "every=1 probe=2 probe_len=16 sample=4"]
 
@@ -38,19 +39,24 @@ def newest_mtime(folder: Path) -> float:
 
 
 def steps_done(run_dir: Path) -> int:
+    """The last step the run reported in metrics.jsonl (0 before the first)."""
     try:
-        return (run_dir / "metrics.jsonl").read_text().count('"event": "step"')
+        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     except FileNotFoundError:
         return 0
+    steps = [json.loads(line)["step"] for line in lines if '"event": "step"' in line and line.endswith("}")]
+    return steps[-1] if steps else 0
 
 
-def kill_when(proc: subprocess.Popen, run_dir: Path, moment: str, rng: random.Random) -> bool:
-    """Wait for `moment` ("step": a random time after a new step; "checkpoint": a checkpoint's
-    temporary file exists; "store": a file of the store has just changed), then kill -9.
-    Returns False when the run finished first."""
+def kill_when(proc: subprocess.Popen, run_dir: Path, after: int, moment: str, rng: random.Random) -> bool:
+    """Once the run is past step `after`, wait for `moment` ("step": a random time after a new
+    step; "checkpoint": a checkpoint's temporary file exists; "store": a file of the store has
+    just changed), then kill -9. Returns False when the run finished first."""
     ckpts, store = run_dir / "checkpoints", run_dir / "records.zarr"
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and steps_done(run_dir) < after and time.monotonic() < deadline:
+        time.sleep(0.01)
     start_steps, start_store = steps_done(run_dir), newest_mtime(store)
-    deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if moment == "step" and steps_done(run_dir) > start_steps:
             time.sleep(rng.uniform(0, 0.3))
@@ -77,19 +83,18 @@ def test_kill9_at_random_moments_then_resume_gives_the_uninterrupted_store(tmp_p
     args = cli_args(run_dir, STEPS, EXTRA) + RECORD
     rng = random.Random(7)
     kills = []
-    for moment in ["step", "store", "checkpoint", "step", "store", "checkpoint", None]:
-        proc = subprocess.Popen(args, cwd=REPO, env=env(cache), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if moment is None:  # the last run goes to the end
-            _, err = proc.communicate(timeout=300)
-            assert proc.returncode == 0, err[-2000:]
-            break
-        if kill_when(proc, run_dir, moment, rng):
-            kills.append((moment, steps_done(run_dir)))
-        else:
-            proc.stderr.close()
-            break
-        proc.stderr.close()
-    assert len(kills) >= 4, f"the run ended before enough kills: {kills}"
+    # Armed after steps 2, 6, 10 and 14, so the kills spread over the run; with every=1 and
+    # checkpoints every 4 steps the store writes its blocks in the flush before each checkpoint.
+    for i, (after, moment) in enumerate([(2, "store"), (6, "checkpoint"), (10, "step"), (14, "store"), (0, None)]):
+        with open(tmp_path / f"stderr{i}.txt", "w") as err:
+            proc = subprocess.Popen(args, cwd=REPO, env=env(cache), stdout=subprocess.DEVNULL, stderr=err)
+            if moment is None:  # the last run goes to the end
+                assert proc.wait(timeout=300) == 0, (tmp_path / f"stderr{i}.txt").read_text()[-2000:]
+            elif kill_when(proc, run_dir, after, moment, rng):
+                kills.append((moment, steps_done(run_dir)))
+            else:
+                break
+    assert len(kills) >= 3 and max(step for _, step in kills) >= 10, f"too few kills, or all early: {kills}"
 
     for group in GROUPS:
         want = committed_dataset(tmp_path / "ref" / "records.zarr", group)

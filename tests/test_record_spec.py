@@ -30,7 +30,8 @@ def test_what_probe_and_off():
 @pytest.mark.parametrize(
     "bad, named",
     [("every=0", "every='0'"), ("every=log:x", "every='x'"), ("what=loss,nope", "nope"), ("size=3", "size=3"),
-     ("every", "every"), ("probe=-1", "probe='-1'"), ("every=5 every=6", "twice"), ("seed=a", "seed='a'")],
+     ("every", "every"), ("probe=-1", "probe='-1'"), ("every=5 every=6", "twice"), ("seed=a", "seed='a'"),
+     ("probe_len=3", "probe_len=3")],
 )
 def test_malformed_spec_is_one_line_listing_keys(bad, named):
     with pytest.raises(ValueError) as err:

@@ -77,7 +77,10 @@ def test_round_trip_dims_attrs_and_step_index(tmp_path):
     root = zarr.open_group(str(path), mode="r")
     assert root.attrs["schema_version"] == SCHEMA_VERSION and root.attrs["config"] == ATTRS["config"]
     xr.testing.assert_identical(committed_dataset(path, "attn_entropy").load(), ds.load())
-    assert store_summary(path)["groups"]["attn_entropy"] == {"committed": 10, "variables": ["entropy", "train_loss"]}
+    xr.testing.assert_identical(committed_dataset(path.as_uri(), "attn_entropy").load(), ds.load())  # file:// URL
+    summary = store_summary(path)["groups"]["attn_entropy"]
+    assert summary["committed"] == 10 and summary["variables"] == ["entropy", "train_loss"]
+    assert summary["record_bytes"] == 8 + 6 * 4 + 4 and summary["disk_bytes"] > 0  # step, entropy, train_loss
 
 
 def test_memory_url_and_static_group():
@@ -152,6 +155,23 @@ def test_truncate_after_resume_keeps_each_step_once(tmp_path):
     ds = committed_dataset(path, "attn_entropy")
     assert ds["step"].values.tolist() == list(range(101))
     np.testing.assert_array_equal(ds["train_loss"].values, np.arange(101, dtype=np.float32) / 7)
+
+
+def test_fresh_run_over_an_old_store_starts_over(tmp_path):
+    path = tmp_path / "records.zarr"
+    probe_meta = {"tokens": VarMeta(("batch", "pos"), "probe tokens", "token id", "none", dtype="int64")}
+    with StoreWriter(path, root_attrs=ATTRS, block_size=4) as w:
+        w.write_static("probe", {"tokens": np.zeros((2, 3))}, probe_meta)
+        for step, vals in _records(6):
+            w.append("attn_entropy", step, vals, ENT)
+    wide = {"entropy": np.ones((4, 3), np.float32), "train_loss": np.float32(1)}  # a bigger model this time
+    with StoreWriter(path, root_attrs=ATTRS, block_size=4) as w:
+        assert w.truncate_after(-1) == {"attn_entropy": 0}
+        w.write_static("probe", {"tokens": np.ones((2, 5))}, probe_meta)
+        w.append("attn_entropy", 0, wide, ENT)
+    ds = committed_dataset(path, "attn_entropy")
+    assert ds["step"].values.tolist() == [0] and ds["entropy"].shape == (1, 4, 3)
+    assert committed_dataset(path, "probe")["tokens"].shape == (2, 5)
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path):

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from seedling.train import checkpoint as ckpt
-from seedling.train.__main__ import main
+from seedling.train.__main__ import build_parser, main
 from seedling.train.metrics import read_metrics
-from tests.train_util import REPO, TINY, cli_args, env, run_cli
+from tests.train_util import REPO, TINY, cli_args, env, one_thread, run_cli
 
-STEPS = 40
+STEPS = 30
 
 
 def _losses(run_dir):
@@ -98,9 +98,42 @@ def test_clear_errors_exit_2(tmp_path, monkeypatch, capsys):
     assert (run / "checkpoints" / "step_0000005.pt").exists()  # nothing already written is lost
 
 
+def test_seeds_train_one_run_per_seed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEEDLING_CACHE", str(tmp_path / "cache"))
+    sets = [a for s in TINY for a in ("--set", s)]
+    with one_thread():
+        assert main(["--out", str(tmp_path / "rel"), "--seeds", "2", "--seed", "7", "--max-steps", "2", "--quiet", *sets]) == 0
+    seeds = [json.loads((tmp_path / "rel" / f"seed{i}" / "config.json").read_text())["train"]["seed"] for i in (0, 1)]
+    assert seeds == [7, 8]
+    losses = [read_metrics(tmp_path / "rel" / f"seed{i}" / "metrics.jsonl", "step")[0]["loss"] for i in (0, 1)]
+    assert losses[0] != losses[1]
+    # fine-tuning from one of them: its model and tokenizer, a new data source and learning rate
+    with one_thread():
+        assert main(["--out", str(tmp_path / "ft"), "--init-from", str(tmp_path / "rel" / "seed0"), "--quiet",
+                     "--data", "synthetic:induction", "--set", "train.lr=5e-4", "--max-steps", "2"]) == 0
+    (init,) = read_metrics(tmp_path / "ft" / "metrics.jsonl", "init_from")
+    assert init["source_step"] == 2
+    cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert (cfg["train"]["lr"], cfg["data"]["source"], cfg["model"]["d_model"]) == (5e-4, "synthetic:induction", 32)
+
+
+def test_record_wires_the_recorder_and_rejects_a_bad_spec(tmp_path, monkeypatch, capsys):
+    import xarray as xr
+
+    monkeypatch.setenv("SEEDLING_CACHE", str(tmp_path / "cache"))
+    sets = [a for s in TINY for a in ("--set", s)]
+    run = tmp_path / "rec"
+    with one_thread():
+        assert main(["--out", str(run), "--max-steps", "4", "--record", "every=2 what=loss", "--quiet", *sets]) == 0
+    ds = xr.open_zarr(run / "records.zarr", group="loss", consolidated=False)
+    assert list(ds["step"].values) == [0, 2, 4]
+    assert main(["--out", str(tmp_path / "bad"), "--record", "every=sometimes", "--quiet", *sets]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --record") and err.count("\n") == 1
+
+
 def test_help_describes_every_flag():
-    out = subprocess.run([sys.executable, "-m", "seedling.train", "--help"], cwd=REPO, capture_output=True,
-                         text=True, timeout=60).stdout
+    out = build_parser().format_help()
     for flag in ("--preset", "--config", "--set", "--data", "--out", "--max-steps", "--max-tokens", "--epochs",
                  "--resume", "--init-from", "--device", "--compile", "--seed", "--seeds", "--record", "--quiet"):
         assert flag in out

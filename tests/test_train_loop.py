@@ -11,16 +11,14 @@ from seedling.data import prepare
 from seedling.train import EVENTS, Trainer
 from seedling.train import checkpoint as ckpt
 from seedling.train.metrics import read_metrics
-from tests.train_util import tiny_config
+from tests.train_util import one_thread, tiny_config
 
 
 @pytest.fixture(autouse=True)
 def _cache_and_threads(tmp_path, monkeypatch):
     monkeypatch.setenv("SEEDLING_CACHE", str(tmp_path / "cache"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: extra threads only wait for each other on a busy machine
-    yield
-    torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 def _trainer(run_dir, extra=()):
@@ -165,3 +163,25 @@ def test_load_run(tmp_path):
         load_run(tmp_path, step=3)
     with pytest.raises(ConfigError, match="not a run directory"):
         load_run(tmp_path / "checkpoints")
+
+
+def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
+    _trainer(tmp_path, ["train.max_steps=7"]).fit()
+    latest = ckpt.checkpoint_path(tmp_path / "checkpoints", 7)
+    latest.write_bytes(latest.read_bytes()[:-100])  # truncated, as by a full disk outside our control
+    tr = _trainer(tmp_path, ["train.max_steps=7"])
+    assert tr.resume() and tr.state.step == 5
+    (bad,) = read_metrics(tmp_path / "metrics.jsonl", "checkpoint_corrupt")
+    assert bad["file"] == "step_0000007.pt" and "SHA-256" in bad["reason"]
+    assert max(r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "step")) == 5  # cut back to the resume
+    tr.fit()
+    assert ckpt.verify(latest)["step"] == 7
+
+
+def test_bf16_autocast_trains_without_a_scaler(tmp_path):
+    tr = _trainer(tmp_path, ["train.max_steps=3", "train.precision=bf16"])
+    assert not tr.scaler.is_enabled()
+    tr.fit()
+    steps = read_metrics(tmp_path / "metrics.jsonl", "step")
+    assert [r["loss_scale"] for r in steps] == [1.0, 1.0, 1.0] and not any(r["skipped"] for r in steps)
+    assert tr.model.wte.weight.dtype == torch.float32  # autocast computes in bf16; the weights stay fp32

@@ -1,6 +1,7 @@
 """Known-answer tests for the workbench's pure analyses (synthetic arrays with planted structure)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -111,6 +112,9 @@ def test_trajectory_summary_half_life():
     assert summ.loc[(1, 1), "half_life_step"] == pytest.approx(1500, abs=60)
     assert summ.loc[(1, 1), "onset_step"] < summ.loc[(1, 1), "half_life_step"]
     assert summ.loc[(1, 1), "final"] == pytest.approx(0.75, abs=0.01)
+    noisy = _head_scores(t)["induction"].copy()
+    noisy[:, 0, 1] = RNG.normal(0.05, 0.01, len(t))  # no change, only noise: no onset
+    assert pd.isna(wb.trajectory_summary(noisy).set_index(["layer", "head_index"]).loc[(0, 1), "onset_step"])
 
 
 def test_induction_phase_change_detected_with_icl_drop():
@@ -141,6 +145,7 @@ def test_cka_identity_rotation_scale_and_matrix():
     assert M.dims == ("layer", "step", "step_b")
     assert float(M.sel(layer=1, step=0, step_b=100)) == pytest.approx(1)
     assert float(M.sel(layer=0, step=0, step_b=200)) == pytest.approx(wb.linear_cka(X, acts.values[2, 0].reshape(200, 16)))
+    assert wb.cka_between(acts, {"step": 0, "layer": 0}, {"step": 100, "layer": 1}) == pytest.approx(1)
     final = wb.cka_to_final(acts)
     assert final.dims == ("layer", "step") and float(final.sel(layer=0, step=200)) == pytest.approx(1)
 

@@ -31,6 +31,7 @@ def test_open_run_groups_and_labels(tmp_path):
 def test_reads_only_committed_records_of_a_store_being_written(tmp_path):
     run = wb.open_run(make_run(tmp_path / "r", n_records=20, committed=15, extra_rows=3))
     ds = run.group("head_scores")
+    assert run.record_counts["head_scores"] == 15 and run.record_counts["probe"] is None
     assert ds.sizes["step"] == 15 and ds["step"].values[-1] == 14 * 50
 
 
@@ -75,3 +76,25 @@ def test_checkpoint_spectra_from_a_torch_checkpoint(tmp_path):
     s = np.linalg.svd(torch.load(run_dir / "checkpoints" / "step_0000100.pt")["model"]["wte.weight"].numpy(),
                       compute_uv=False)
     assert row["sigma_max"] == pytest.approx(s[0], rel=1e-5)
+
+
+def test_reads_a_store_written_by_the_store_writer_while_it_writes(tmp_path):
+    from recorders.store import StoreWriter, VarMeta
+
+    meta = {"induction": VarMeta(("layer", "head_index"), "induction score", "probability", "mean over items")}
+    run_dir = tmp_path / "live"
+    run_dir.mkdir()
+    writer = StoreWriter(str(run_dir / "records.zarr"), root_attrs={"package_version": "0"}, block_size=4)
+    try:
+        for i in range(10):  # 10 records in blocks of 4: 8 reach disk, 2 wait in the buffer
+            writer.append("head_scores", i * 10, {"induction": np.full((2, 3), i, np.float32)}, meta)
+        writer.flush()
+        for i in range(10, 13):
+            writer.append("head_scores", i * 10, {"induction": np.full((2, 3), i, np.float32)}, meta)
+        run = wb.open_run(run_dir)  # the writer is still open
+        da = run.variable("head_scores", "induction")
+        assert da.dims == ("step", "layer", "head_index") and da.sizes["step"] in (10, 11, 12, 13)
+        assert np.array_equal(da.isel(layer=0, head_index=0).values, np.arange(da.sizes["step"]))
+    finally:
+        writer.close()
+    assert wb.open_run(run_dir).variable("head_scores", "induction").sizes["step"] == 13

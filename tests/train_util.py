@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,6 +18,19 @@ TINY = [
     "train.lr=3e-3", "train.min_lr=3e-4", "train.eval_every=5", "train.eval_batches=2",
     "train.checkpoint_every=5", "data.source=synthetic:bigram",
 ]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Tiny matrices: on a busy machine extra intra-op threads only wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def tiny_config(extra: list[str] | None = None):

@@ -4,7 +4,7 @@ See docs/analyses.md for every method's formula, units and citation.
 """
 
 from workbench.changepoint import change_points, plateaus
-from workbench.cka import cka_matrix, cka_to_final, linear_cka
+from workbench.cka import cka_between, cka_matrix, cka_to_final, linear_cka
 from workbench.clustering import cluster_trajectories
 from workbench.crosscorr import lagged_xcorr
 from workbench.errors import MissingMetricError, NotARunError, SchemaVersionError, TooFewRecordsError, WorkbenchError
@@ -34,7 +34,7 @@ from workbench.spectral import (
 __all__ = [
     "Checkpoint", "FitResult", "MissingMetricError", "NotARunError", "OnsetEstimate", "PhaseChange", "RunData",
     "SchemaVersionError", "TooFewRecordsError", "WorkbenchError", "change_points", "checkpoint_spectra",
-    "cka_matrix", "cka_to_final", "classify_heads", "cluster_trajectories", "effective_rank", "ema",
+    "cka_between", "cka_matrix", "cka_to_final", "classify_heads", "cluster_trajectories", "effective_rank", "ema",
     "fit_exponential", "fit_logistic", "fit_power_law", "head_table_across_seeds", "icc", "induction_phase_change",
     "lagged_xcorr", "linear_cka", "match_heads", "onset_with_ci", "open_run", "open_runs", "plateaus",
     "powerlaw_alpha", "rate_of_change", "role_emergence", "savgol", "seed_bands", "singular_values",

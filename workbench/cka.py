@@ -66,6 +66,12 @@ def cka_matrix(acts: xr.DataArray, dim: str = "step", feature_dim: str = "d_mode
                         attrs={"long_name": "linear CKA", "units": "1", "citation": "Kornblith et al. 2019"})
 
 
+def cka_between(acts: xr.DataArray, a: dict, b: dict, feature_dim: str = "d_model") -> float:
+    """Linear CKA between two selections of stacked activations, e.g. ``a={"step": 100, "layer": 0}``,
+    ``b={"step": 2000, "layer": 1}`` (labels, as for ``DataArray.sel``); see :func:`linear_cka`."""
+    return linear_cka(_examples(acts.sel(a), feature_dim), _examples(acts.sel(b), feature_dim))
+
+
 def cka_to_final(acts: xr.DataArray, feature_dim: str = "d_model") -> xr.DataArray:
     """CKA of each record's activations with the final record's, per layer: ``(step)`` or ``(layer, step)``.
 

@@ -74,13 +74,15 @@ def role_emergence(roles: xr.DataArray, persist: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "head_index", "role", "emergence_step", "n_records", "final"])
 
 
-def trajectory_summary(values: xr.DataArray, frac: float = 0.1) -> pd.DataFrame:
+def trajectory_summary(values: xr.DataArray, frac: float = 0.1, noise_factor: float = 5.0) -> pd.DataFrame:
     """Per-head summary of a trajectory ``(step, layer, head_index)``: start, final, onset, half-life.
 
     ``initial`` and ``final`` = means over the first and last ``max(1, frac * n)`` records;
     ``onset_step`` = first step at which the (Savitzky-Golay smoothed) value has moved 10% of the way
     from initial to final; ``half_life_step`` = first step at which it has moved 50% of the way (the
-    growth-curve half-time). Units: steps; values in the metric's units. Level: descriptive.
+    growth-curve half-time). Both are left empty when ``|change|`` is under ``noise_factor`` times the
+    record-to-record noise (``1.4826 * MAD(diff y) / sqrt 2``): a head that did not change has no onset.
+    Units: steps; values in the metric's units. Level: descriptive.
     """
     if "step" not in values.dims:
         raise WorkbenchError(f"a trajectory needs a step dimension; got dims {values.dims}")
@@ -94,14 +96,17 @@ def trajectory_summary(values: xr.DataArray, frac: float = 0.1) -> pd.DataFrame:
         ys = savgol(y, 7)
         y0, y1 = float(y[:k].mean()), float(y[-k:].mean())
         change = y1 - y0
+        d = np.diff(y)
+        noise = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
+        change_ok = change != 0 and abs(change) > noise_factor * noise
         moved = (ys - y0) / change if change != 0 else np.zeros_like(ys)
         onset = np.nonzero(moved >= 0.1)[0]
         half = np.nonzero(moved >= 0.5)[0]
         row = {str(name): (int(v) if isinstance(v, (np.integer, int)) else v)
                for name, v in zip(flat.indexes["target"].names, flat.indexes["target"][j])}
         row.update(initial=y0, final=y1, change=change,
-                   onset_step=int(steps[onset[0]]) if len(onset) and change else None,
-                   half_life_step=int(steps[half[0]]) if len(half) and change else None)
+                   onset_step=int(steps[onset[0]]) if len(onset) and change_ok else None,
+                   half_life_step=int(steps[half[0]]) if len(half) and change_ok else None)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -171,6 +171,16 @@ class RunData:
         da = xr.concat([found[layer].rename(None) for layer in layers], dim=pd.Index(layers, name="layer"))
         return da.transpose("step", "layer", ...) if "step" in da.dims else da
 
+    @property
+    def record_counts(self) -> dict[str, int | None]:
+        """Committed records per group (None for static groups): cheap, and a cache key that changes with new records."""
+        if not self.store_path.exists():
+            return {}
+        import zarr
+
+        root = zarr.open_group(str(self.store_path), mode="r")
+        return {name: (None if g.attrs.get("committed") is None else int(g.attrs["committed"])) for name, g in root.groups()}
+
     def steps(self, group: str) -> np.ndarray:
         """The committed record steps of a group."""
         return self.group(group)["step"].values

@@ -66,10 +66,12 @@ def page() -> None:
     st.subheader("Curve fit")
     kind = st.radio("Model", list(FITS), horizontal=True, key="an_fit")
     if fn := workbench_fn(FITS[kind]):
-        fit = run_analysis(f"The {kind} fit", fn, steps, y)
+        keep = steps > 0 if kind == "power law" else np.ones(len(steps), bool)  # t^-b is undefined at step 0
+        fit = run_analysis(f"The {kind} fit", fn, steps[keep], y[keep])
         if fit is not None:
             st.markdown(f"`{fit.formula}`")
-            fig = series_with_marks(steps, y, f"{kind} fit to {name}", name, fitted=fit.predict(steps), fit_name=kind)
+            fig = series_with_marks(steps[keep], y[keep], f"{kind} fit to {name}", name, fitted=fit.predict(steps[keep]),
+                                    fit_name=kind)
             ui.chart(fig, "analysis", [fn, series_with_marks], name="fit", download=True)
             table_out(fit.table(), f"fit_{kind.replace(' ', '_')}")
 

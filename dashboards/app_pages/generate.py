@@ -19,17 +19,13 @@ def load_model(run_dir: str, step: int | None):
 
 
 def complete(run_dir: str, step: int | None, prompt: str, max_new: int, temperature: float, top_p: float,
-             seed: int) -> str:
-    """Encode the prompt, sample `max_new` tokens, and decode prompt + completion."""
-    import torch
-
-    from seedling.sampling import generate
+             seed: int) -> dict:
+    """One continuation of `prompt` from the checkpoint (seedling.generate.generate_text: text, ids, speed)."""
+    from seedling.generate import Settings, generate_text
 
     model, tokenizer, _cfg = load_model(run_dir, step)
-    torch.manual_seed(seed)
-    ids = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long)
-    out = generate(model, ids, max_new_tokens=max_new, temperature=temperature, top_k=None, top_p=top_p)
-    return tokenizer.decode(out[0].tolist())
+    settings = Settings(max_new_tokens=max_new, temperature=temperature, top_p=top_p, seed=seed)
+    return generate_text(model, tokenizer, prompt, settings)
 
 
 def page() -> None:
@@ -48,14 +44,13 @@ def page() -> None:
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed")
     if st.button("Generate", type="primary", key="gen_go"):
         try:
-            text = complete(run, step, prompt, int(max_new), float(temperature), float(top_p), int(seed))
-        except ImportError as err:
-            st.error(f"Generation needs seedling.load_run and seedling.sampling.generate, which this checkout "
-                     f"lacks ({err}).")
-        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            record = complete(run, step, prompt, int(max_new), float(temperature), float(top_p), int(seed))
+        except (OSError, ValueError, KeyError, RuntimeError) as err:  # ConfigError, CheckpointError
             st.error(f"Could not generate from the checkpoint at step {step}: {err}")
         else:
-            st.text(text)
+            st.markdown(f"**{prompt}**{record['text']}")
+            st.caption(f"{record['n_tokens']} new tokens in {record['seconds']} s"
+                       + (" (stopped at end of text)" if record["stopped_at_eot"] else ""))
 
 
 if runs:

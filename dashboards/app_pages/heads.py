@@ -1,14 +1,30 @@
 """Attention heads (algorithmic level): what procedure each head carries out, at every recorded step."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+import xarray as xr
 
+import workbench as wb
 from dashboards import data, ui
-from dashboards.figures import attention_pattern, head_grid, head_grid_playback, head_roles, head_trajectories
+from dashboards.figures import attention_pattern, head_grid, head_grid_playback, head_trajectories
 
 st.title("Attention heads")
 st.caption("Algorithmic level: what each head does. Grids are layer (rows) x head (columns) at one recorded step.")
 runs = ui.run_choice()
+
+
+def roles_at(scores: xr.Dataset, entropy: xr.Dataset | None, step: int) -> np.ndarray | None:
+    """The workbench's role of each head at `step` (layer, head_index), "" for heads with no named role."""
+    try:
+        at = {n: scores[n].sel(step=step) for n in ("previous_token", "first_token", "induction")}
+        if entropy is not None and "entropy_normalized" in entropy and step in entropy["step"].values:
+            at["entropy_normalized"] = entropy["entropy_normalized"].sel(step=step)
+        roles = wb.classify_heads(at).values
+    except (KeyError, ValueError) as err:  # a score missing from this run
+        st.caption(f"Head roles are not shown: {err}")
+        return None
+    return np.where(roles == "other", "", roles).astype(object)
 
 
 def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
@@ -22,9 +38,8 @@ def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
     step = st.select_slider("Step", steps, value=steps[-1], key="heads_step")
     score_names = [v for v in (scores.data_vars if scores is not None else []) if not v.endswith("_by_item")]
     roles = None
-    if score_names:
-        at = scores.sel(step=step) if step in scores["step"].values else scores.isel(step=-1)
-        roles = head_roles({n: at[n].values for n in score_names})
+    if scores is not None and step in scores["step"].values:
+        roles = roles_at(scores, entropy, step)
     stat = st.radio("Colour", (["entropy"] if entropy is not None else []) + score_names, horizontal=True,
                     key="heads_stat")
     ds = entropy if stat == "entropy" else scores
@@ -32,7 +47,7 @@ def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
     units = values.attrs.get("units", "nats" if stat == "entropy" else "probability")
     key = "entropy" if stat == "entropy" else "head_scores"
     ui.chart(head_grid(values.sel(step=step).values, f"{stat} at step {step} (cells: roles)", units,
-                       roles=roles), key, [head_grid, head_roles], name="grid")
+                       roles=roles), key, [head_grid, wb.classify_heads], name="grid")
     if st.toggle("Playback over all steps", key="heads_playback"):
         ui.chart(head_grid_playback(values.values, steps, f"{stat} over training", units), key, head_grid_playback,
                  name="playback")
@@ -56,7 +71,7 @@ def pattern(run: str, sig: tuple, step: int, layer: int, head: int, role: str) -
     if patterns is None:
         ui.need(None, f"attention pattern recorded at step {step}")
         return
-    tokens = data.probe_tokens(run, sig)
+    tokens = data.pattern_tokens(run, sig)
     title = f"Layer {layer} head {head} at step {step}" + (f" - role: {role}" if role else "")
     ui.chart(attention_pattern(patterns[layer, head], tokens, title), "pattern", attention_pattern, name="pattern")
 

@@ -26,7 +26,8 @@ def page() -> None:
     st.subheader("Checkpoints")
     ckpts = data.checkpoints(run)
     if ui.need(ckpts, "checkpoints"):
-        st.dataframe(ckpts.drop(columns=["samples", "sample"], errors="ignore"), hide_index=True)
+        scalar = [c for c in ckpts.columns if ckpts[c].map(lambda v: isinstance(v, (int, float, str, bool))).all()]
+        st.dataframe(ckpts[scalar], hide_index=True)  # nested sidecar fields (config, samples) are shown below
         st.subheader("Sample completions at each checkpoint")
         for _, row in ckpts.iterrows():
             samples = row.get("samples", row.get("sample"))

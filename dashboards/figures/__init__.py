@@ -20,7 +20,6 @@ from dashboards.figures.grids import (
 from dashboards.figures.prep import (
     align_runs,
     cka_matrix,
-    head_roles,
     linear_cka,
     nearest_step,
     pca_trajectories,
@@ -31,7 +30,7 @@ from dashboards.figures.prep import (
 )
 
 __all__ = [
-    "align_runs", "attention_pattern", "cka_matrix", "head_grid", "head_grid_playback", "head_roles", "head_trajectories",
+    "align_runs", "attention_pattern", "cka_matrix", "head_grid", "head_grid_playback", "head_trajectories",
     "linear_cka", "lines", "nearest_step", "overlay_runs", "pca_trajectories", "similarity_matrix", "site_layer",
     "seed_band", "series_with_marks", "site_step_heatmap", "site_table", "step_sites", "trajectories", "trajectory_2d",
     "training_curves", "xcorr_bars",

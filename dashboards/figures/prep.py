@@ -42,21 +42,6 @@ def site_table(ds: xr.Dataset, sites: list[str]) -> pd.DataFrame:
     return pd.DataFrame(values, index=sites, columns=ds["step"].values.astype(int))
 
 
-def head_roles(scores: dict[str, np.ndarray], threshold: float = 0.3) -> np.ndarray:
-    """Role of each head at one step: the name of its highest score if that score exceeds `threshold`, else "".
-
-    `scores` maps score names (previous_token, induction, ...) to (layer, head_index) arrays; the
-    result has the same shape, holding strings. This is the rule the workbench's `classify_heads`
-    applies per step; the dashboard uses the workbench's when it is installed.
-    """
-    names = list(scores)
-    stacked = np.stack([np.asarray(scores[n], float) for n in names])  # (score, layer, head)
-    best = np.nanargmax(np.nan_to_num(stacked, nan=-np.inf), axis=0)
-    top = np.take_along_axis(stacked, best[None], axis=0)[0]
-    labels = np.array(names, dtype=object)[best]
-    return np.where(top > threshold, labels, "").astype(object)
-
-
 def pca_trajectories(acts: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Project activations over steps onto their top principal components.
 

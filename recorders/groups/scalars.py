@@ -36,7 +36,7 @@ class LossRecorder(GroupRecorder):
             "probe_loss": scalar("probe loss", "nats", "mean token cross-entropy over probe items and positions"),
             "probe_loss_by_pos": VarMeta(
                 ("pos",), "probe loss by position", "nats",
-                "mean over probe items; position i predicts token i+1", attrs={"pos_offset": 0},
+                "mean over probe items; position i predicts token i+1",
             ),
             "icl_score": scalar(
                 "in-context-learning score", "nats",

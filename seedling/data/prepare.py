@@ -66,8 +66,9 @@ def prepare(cfg: RunConfig, run_dir: Path, cache_dir: Path | None = None) -> Pre
     spec = cfg.data.source
     data = _prepare_synthetic(cfg, run_dir) if spec.startswith("synthetic:") else _prepare_text(cfg, run_dir, cache_dir)
     _check_size(data, cfg.model.n_ctx)
-    log.info("data: %s; train %s tokens in %s documents, validation %s tokens in %s documents; %s training windows",
-             data.source, f"{data.n_train_tokens:,}", f"{data.n_documents[0]:,}", f"{data.n_val_tokens:,}",
+    size = f" ({data.stats['bytes_of_text']:,} bytes of text)" if data.stats else ""
+    log.info("data: %s%s; train %s tokens in %s documents, validation %s tokens in %s documents; %s training windows",
+             data.source, size, f"{data.n_train_tokens:,}", f"{data.n_documents[0]:,}", f"{data.n_val_tokens:,}",
              f"{data.n_documents[1]:,}", f"{data.n_sequences(cfg.model.n_ctx):,}")
     return data
 

@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,7 @@ def resolve_text_source(data: DataConfig, cache_dir: Path) -> TextSource:
     spec = data.source
     if spec == "builtin":
         src = TextSource(builtin_identity(), "builtin (Python's language reference and standard-library docstrings)",
-                         _extracted_once(builtin_documents))
+                         _extracted_once(builtin_documents, cache_dir / "corpus" / _builtin_file()))
     elif spec.startswith("hf:"):
         src = _hub_source(spec, data, cache_dir)
     elif ":" in spec.split("/")[0] and not Path(spec).exists() and not re.match(r"^[A-Za-z]:[\\/]", spec):
@@ -73,23 +73,47 @@ def resolve_text_source(data: DataConfig, cache_dir: Path) -> TextSource:
                       lambda: _within_budget(src.documents(), budget), min(src.size_hint or budget, budget))
 
 
-def _extracted_once(documents: Callable[[], Iterator[str]]) -> Callable[[], Iterator[str]]:
-    """`documents`, read on the first pass and replayed from memory after (for small, slow corpora)."""
+def _builtin_file() -> str:
+    return f"builtin-{hashlib.sha256(builtin_identity().encode()).hexdigest()[:16]}.jsonl"
+
+
+def _extracted_once(documents: Callable[[], Iterator[str]], saved: Path) -> Callable[[], Iterator[str]]:
+    """`documents`, extracted on the first complete pass and then read from `saved` (JSONL) and memory.
+
+    Extraction (parsing the whole standard library) takes seconds to minutes; the saved copy makes
+    later passes and later runs cheap. It is written atomically, and only after a complete pass.
+    """
     kept: list[str] = []
-    done = False
 
     def replay() -> Iterator[str]:
-        nonlocal done
-        if done:
+        if kept:
             yield from kept
             return
-        kept.clear()
+        if saved.is_file():
+            kept.extend(read_text_file(saved))
+            yield from kept
+            return
+        docs = []
         for doc in documents():
-            kept.append(doc)
+            docs.append(doc)
             yield doc
-        done = True
+        kept.extend(docs)
+        _write_jsonl_atomically(saved, docs)
 
     return replay
+
+
+def _write_jsonl_atomically(path: Path, docs: Iterable[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for text in docs:
+                f.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)  # only a complete file is ever trusted
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _within_budget(docs: Iterator[str], budget: int) -> Iterator[str]:
@@ -165,16 +189,7 @@ def _hub_source(spec: str, data: DataConfig, cache_dir: Path) -> TextSource:
     key = hashlib.sha256(json.dumps([name, config, data.text_field, data.max_bytes]).encode()).hexdigest()[:16]
     local = cache_dir / "hub" / f"{name.replace('/', '__')}-{config or 'default'}-{key}.jsonl"
     if not local.exists():
-        local.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=local.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                for text in stream_hub_documents(name, config or None, data.text_field, data.max_bytes):
-                    f.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
-            os.replace(tmp, local)  # only a complete download is ever trusted
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_jsonl_atomically(local, stream_hub_documents(name, config or None, data.text_field, data.max_bytes))
         log.info("saved %s (%s bytes) for offline reuse", local, f"{local.stat().st_size:,}")
     src = _local_source(local, "text")
     return TextSource(f"hf:{name}:{config}:{data.text_field}:{data.max_bytes}", f"{spec} (cached in {local})",

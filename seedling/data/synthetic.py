@@ -14,7 +14,10 @@ KIND = `induction` (the setting where induction heads form; Olsson et al. 2022):
     predictable. Floor of the mean next-token loss: about
     (n_ctx - (copies - 1) E[s] + 1) / n_ctx * ln(vocab) nats (`truth["loss_floor_nats"]`).
     Options (defaults): vocab (256), copies (2), span_max (n_ctx // copies), span_min
-    (span_max // 2), or span (sets both), n (4096 training sequences), seed (data.split_seed).
+    (span_max // 2), or span (sets both), n (4096 training sequences), seed (data.split_seed),
+    skip (0): when K > 0 the symbols are not independent but a planted skip-bigram chain,
+    s_{t+1} uniform over K fixed successors of s_{t-1}, which a previous-token head can exploit
+    (floor then about ln K instead of ln vocab outside the copies).
 
 KIND = `bigram` (a planted previous-token dependency):
     a Markov chain: s_1 is uniform; s_{t+1} ~ P[s_t, :], where each row of P puts Dirichlet(1)
@@ -42,7 +45,8 @@ from seedling.tokenizer import EOT
 __all__ = ["SyntheticCorpus", "generate_synthetic", "parse_synthetic", "symbol_tokenizer"]
 
 _DEFAULTS: dict[str, dict[str, int | None]] = {
-    "induction": {"vocab": 256, "span_min": None, "span_max": None, "span": None, "copies": 2, "n": 4096, "seed": None},
+    "induction": {"vocab": 256, "span_min": None, "span_max": None, "span": None, "copies": 2, "skip": 0, "n": 4096,
+                  "seed": None},
     "bigram": {"vocab": 256, "fanout": 4, "n": 4096, "seed": None},
 }
 
@@ -110,7 +114,8 @@ def generate_synthetic(spec: str, n_ctx: int, d_vocab: int, val_fraction: float,
         if c < 2 or not 1 <= p["span_min"] <= p["span_max"] <= n_ctx // c:
             raise DataError(f"{spec}: need copies >= 2 and 1 <= span_min <= span_max <= n_ctx/copies = {n_ctx // c}; "
                             f"got copies={c}, span {p['span_min']}..{p['span_max']}")
-        train, val = (_induction(rng, n, n_ctx, p["vocab"], p["span_min"], p["span_max"], c)
+        skip_table = truth_rng.integers(0, p["vocab"], size=(p["vocab"], p["skip"])) if p["skip"] else None
+        train, val = (_induction(rng, n, n_ctx, p["vocab"], p["span_min"], p["span_max"], c, skip_table)
                       for rng, n in ((train_rng, p["n"]), (val_rng, n_val)))
         mean_s = (p["span_min"] + p["span_max"]) / 2
         truth = {"loss_floor_nats": (n_ctx - (c - 1) * mean_s + 1) / n_ctx * math.log(p["vocab"])}
@@ -130,8 +135,12 @@ def _with_eot(seqs: np.ndarray, eot: int) -> np.ndarray:
 
 
 def _induction(rng: np.random.Generator, n: int, n_ctx: int, vocab: int, span_min: int, span_max: int,
-               copies: int) -> np.ndarray:
+               copies: int, skip_table: np.ndarray | None) -> np.ndarray:
     seqs = rng.integers(0, vocab, size=(n, n_ctx), dtype=np.int64)
+    if skip_table is not None:  # s_{t+1} is one of the `skip` successors of s_{t-1}, picked uniformly
+        pick = rng.integers(0, skip_table.shape[1], size=(n, n_ctx))
+        for t in range(2, n_ctx):
+            seqs[:, t] = skip_table[seqs[:, t - 2], pick[:, t]]
     spans = rng.integers(span_min, span_max + 1, size=n)
     for row, s in zip(seqs, spans):
         start = n_ctx - copies * s  # the random prefix r_1..r_p fills the positions before it

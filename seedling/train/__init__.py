@@ -7,6 +7,7 @@
 """
 
 from seedling.train.checkpoint import CheckpointError
-from seedling.train.loop import EVENTS, Trainer, TrainingDiverged, TrainState, plan_steps
+from seedling.train.loop import Trainer
+from seedling.train.state import EVENTS, TrainingDiverged, TrainState, plan_steps
 
 __all__ = ["EVENTS", "CheckpointError", "TrainState", "Trainer", "TrainingDiverged", "plan_steps"]

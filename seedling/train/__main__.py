@@ -26,11 +26,13 @@ from typing import Any
 import torch
 
 from seedling.config import ConfigError, RunConfig, apply_overrides, config_diff, preset
+from seedling.data import DataError, prepare
 from seedling.train import checkpoint as ckpt
 from seedling.train import distributed as ddp
-from seedling.train.loop import RESUME_FREE_FIELDS, Trainer, TrainingDiverged
+from seedling.train.loop import Trainer
 from seedling.train.precision import resolve_device
 from seedling.train.progress import ProgressBar, setup_logging
+from seedling.train.state import RESUME_FREE_FIELDS, TrainingDiverged
 
 log = logging.getLogger("seedling.train")
 
@@ -72,6 +74,8 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
     saved = RunConfig.from_dict(json.loads(saved_path.read_text())) if saved_path.is_file() else None
     if saved is not None and not (args.preset or args.config):
         cfg = saved  # re-running a run directory: its own config, plus any overrides given now
+    elif args.init_from and not (args.preset or args.config):
+        cfg = _source_config(Path(args.init_from))  # continue that run's setup; flags change data, lr, ...
     else:
         cfg = preset(args.preset or "tiny", toml=args.config)
     if args.set:
@@ -105,8 +109,6 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
 
 
 def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> int:
-    from seedling.data import prepare  # lands separately; imported where it is needed
-
     _make_run_dir(run_dir)
     cfg, resume = resolve_config(args, run_dir)
     if seed_offset:
@@ -115,7 +117,7 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
     dist = ddp.init(device.type)
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
-    setup_logging(run_dir, args.quiet, dist.rank)
+    handlers = setup_logging(run_dir, args.quiet, dist.rank)
     if dist.is_main and args.init_from and not resume:
         _copy_tokenizer(Path(args.init_from), run_dir)
     try:
@@ -130,7 +132,11 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
         if dist.is_main and not args.quiet:
             trainer.subscribe(ProgressBar(trainer.total_steps))
         if dist.is_main and args.record and args.record != "off":
-            from recorders import Recorder
+            try:
+                from recorders import Recorder
+            except ImportError:
+                raise ConfigError("--record needs recorders.Recorder, which this checkout does not have yet; "
+                                  "use --record off") from None
             try:
                 recorder = Recorder(args.record, run_dir, data=data)
             except ValueError as e:
@@ -140,12 +146,13 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
         return 130 if trainer._stop_requested else 0
     finally:
         ddp.shutdown(dist)
+        for h in handlers:
+            logging.getLogger("seedling").removeHandler(h)
+            h.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from seedling.data import DataError
-
     out = Path(args.out)
     try:
         if args.seeds is not None:
@@ -182,10 +189,22 @@ def _make_run_dir(run_dir: Path) -> None:
                           "choose a directory you can write to") from None
 
 
+def _source_dir(source: Path) -> Path:
+    """The run directory of --init-from (given as a run directory or one of its checkpoint files)."""
+    return source if source.is_dir() else source.parent.parent
+
+
+def _source_config(source: Path) -> RunConfig:
+    path = _source_dir(source) / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"--init-from {source}: no config.json at {path}; give a run directory or a checkpoint "
+                          "inside one, or pass --preset/--config to say which model it is")
+    return RunConfig.from_dict(json.loads(path.read_text()))
+
+
 def _copy_tokenizer(source: Path, run_dir: Path) -> None:
     """Fine-tuning keeps the vocabulary: the new run starts with the source run's tokenizer."""
-    src_dir = source if source.is_dir() else source.parent.parent
-    tok = src_dir / "tokenizer.json"
+    tok = _source_dir(source) / "tokenizer.json"
     if tok.is_file() and not (run_dir / "tokenizer.json").exists():
         shutil.copyfile(tok, run_dir / "tokenizer.json")
 

@@ -89,6 +89,7 @@ def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
     target = Path(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the permissions open() would
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -104,6 +105,12 @@ def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save(pt: Path, payload: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:

@@ -18,21 +18,16 @@ import contextlib
 import logging
 import math
 import os
-import random
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import clip_grads_with_norm_, get_total_norm
 
 from seedling.config import ConfigError, RunConfig, config_diff
+from seedling.data import BatchSampler, val_batches
 from seedling.model import GPT
 from seedling.train import checkpoint as ckpt
 from seedling.train import distributed as ddp
@@ -40,72 +35,34 @@ from seedling.train.guard import ExplosionGuard, Verdict
 from seedling.train.metrics import MetricsFile
 from seedling.train.optim import Schedule, build_optimizer, lr_at
 from seedling.train.precision import autocast, make_scaler, resolve_precision
+from seedling.train.state import (
+    EVENTS,
+    MAX_ROLLBACKS,
+    RESUME_FREE_FIELDS,
+    TrainingDiverged,
+    TrainState,
+    peak_memory_mb,
+    plan_steps,
+    seed_everything,
+    stop_on_signals,
+)
 
 __all__ = ["EVENTS", "RESUME_FREE_FIELDS", "TrainState", "Trainer", "TrainingDiverged", "plan_steps"]
 
 log = logging.getLogger("seedling.train")
-
-EVENTS = ("on_train_start", "on_after_backward", "on_step_end", "on_eval", "on_checkpoint", "on_train_end")
-# Fields a resumed run may change: they decide when to evaluate or save, not what is computed.
-RESUME_FREE_FIELDS = ("train.device", "train.compile", "train.eval_every", "train.eval_batches",
-                      "train.checkpoint_every", "train.keep_last", "train.log_checkpoints",
-                      "train.bad_step_patience", "train.rollback_lr_factor")
-MAX_ROLLBACKS = 10
-
-
-class TrainingDiverged(RuntimeError):
-    """The guard ran out of options: no good checkpoint to return to, or too many rollbacks."""
-
-
-@dataclass
-class TrainState:
-    """What subscribers see. `step` counts completed optimizer steps."""
-
-    step: int = 0
-    tokens: int = 0
-    loss: float = math.nan  # mean train loss of the step, nats
-    lr: float = 0.0
-    grad_norm: float = math.nan  # global L2 norm of the unscaled gradient, before clipping
-    grad_norm_clipped: float = math.nan
-    loss_scale: float = 1.0
-    skipped: bool = False
-    model: nn.Module | None = None
-    optimizer: torch.optim.Optimizer | None = None
-    config: RunConfig | None = None
-    run_dir: Path | None = None
-    tokenizer: Any = None
-    device: torch.device | None = None
-    is_main: bool = True
-    resumed: bool = False
-    elapsed: float = 0.0
-
-
-def plan_steps(cfg: RunConfig, n_train_sequences: int, world_size: int = 1) -> int:
-    """The plan's length in optimizer steps: max_steps, else max_tokens, else epochs."""
-    t = cfg.train
-    seqs_per_step = t.micro_batch_size * t.grad_accum * world_size
-    if t.max_steps is not None:
-        return t.max_steps
-    if t.max_tokens is not None:
-        return max(1, math.ceil(t.max_tokens / (seqs_per_step * cfg.model.n_ctx)))
-    if t.epochs is not None:
-        return max(1, math.ceil(t.epochs * n_train_sequences / seqs_per_step))
-    raise ConfigError("the plan has no length: set train.max_steps, train.max_tokens or train.epochs")
-
 
 class Trainer:
     """Builds model, optimizer, scaler and sampler for `config` and trains them into `run_dir`."""
 
     def __init__(self, config: RunConfig, run_dir: Path, data: Any, *, dist: ddp.DistInfo | None = None,
                  device: torch.device | None = None) -> None:
-        from seedling.data import BatchSampler  # the data package lands separately; imported lazily
 
         self.config, self.run_dir, self.data = config, Path(run_dir), data
         self.dist = dist or ddp.DistInfo()
         t = config.train
         self.device = device or torch.device("cpu")
         self.precision = resolve_precision(t.precision, self.device)
-        _seed_everything(t.seed)
+        seed_everything(t.seed)
         self.model = GPT(config.model).to(self.device)
         if self.dist.enabled:  # different dropout masks per rank; same initial weights (seeded above)
             torch.manual_seed(t.seed + self.dist.rank)
@@ -147,7 +104,7 @@ class Trainer:
         log.info("training %s for %d steps (%s, %s precision, %d rank(s), %s parameters)", self.config.preset,
                  self.total_steps, self.device, self.precision, self.dist.world_size, f"{self.model.num_params():,}")
         try:
-            with self._stop_on_signals():
+            with stop_on_signals(self):
                 if st.step == 0 and not st.resumed:
                     self.evaluate()
                     self.save_checkpoint()
@@ -161,6 +118,8 @@ class Trainer:
                     self.save_checkpoint()
                     self._event("interrupt", message="stopped by a signal; checkpoint saved")
                     log.warning("interrupted at step %d: checkpoint saved; run the same command to resume", st.step)
+                elif st.resumed and self._last_eval == self._last_saved == st.step == self.total_steps:
+                    log.info("the plan's %d steps were already done; nothing to train", self.total_steps)
                 else:
                     if self._last_eval != st.step:
                         self.evaluate()
@@ -221,8 +180,6 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Mean next-token loss (nats) on the fixed validation batches, and perplexity exp(loss)."""
-        from seedling.data import val_batches
-
         t, model = self.config.train, self.model
         was_training = model.training
         model.eval()
@@ -414,7 +371,7 @@ class Trainer:
 
     def _finish(self) -> None:
         st = self.state
-        peak = _peak_memory_mb(self.device)
+        peak = peak_memory_mb(self.device)
         rate = st.tokens / max(st.elapsed, 1e-9)
         self._event("end", tokens_per_s=rate, peak_memory_mb=peak, best_val_loss=self.best_val,
                     bad_steps=self.guard.bad_steps, scaler_skips=self.guard.scaler_skips, rollbacks=self.guard.rollbacks)
@@ -434,36 +391,3 @@ class Trainer:
     def _should_stop(self) -> bool:
         self._stop_requested = ddp.any_true(self._stop_requested, self.device, self.dist)
         return self._stop_requested
-
-    @contextlib.contextmanager
-    def _stop_on_signals(self) -> Iterator[None]:
-        """First Ctrl-C (or SIGTERM) finishes the current step, saves and stops; a second one aborts."""
-        def handler(signum: int, frame: Any) -> None:
-            if self._stop_requested:
-                raise KeyboardInterrupt
-            self._stop_requested = True
-            log.warning("%s received: finishing this step, then saving a checkpoint (press again to abort)",
-                        signal.Signals(signum).name)
-
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
