@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - t0:6.1f} s] {name} ...", flush=True)
         doc["benchmarks"][name] = run_benchmark(name, opts)
         print(f"[{time.perf_counter() - t0:6.1f} s] {name}: {doc['benchmarks'][name]['status']}", flush=True)
-    doc["wall_s"] = time.perf_counter() - t0
-    doc["machine"]["loadavg_1m_end"] = machine_info()["loadavg_1m"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2))
+        doc["wall_s"] = time.perf_counter() - t0
+        doc["machine"]["loadavg_1m_end"] = machine_info()["loadavg_1m"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=2))  # after each benchmark: an interrupted suite keeps what it measured
     print()
     print(table(doc["benchmarks"]))
     if a.markdown:
