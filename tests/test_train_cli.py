@@ -13,7 +13,7 @@ from seedling.train.__main__ import build_parser, main
 from seedling.train.metrics import read_metrics
 from tests.train_util import REPO, TINY, cli_args, env, one_thread, run_cli
 
-STEPS = 30
+STEPS = 60  # long enough that a run cannot finish between reaching step 11 and the kill
 
 
 def _losses(run_dir):
@@ -38,11 +38,13 @@ def _wait_for_step(run_dir, step, proc, timeout=90):
 def test_killed_and_interrupted_runs_resume_bit_for_bit(tmp_path):
     cache = tmp_path / "cache"
     ref, killed, interrupted = tmp_path / "ref", tmp_path / "killed", tmp_path / "ctrl_c"
-    procs = {d: _start(cli_args(d, STEPS), cache) for d in (ref, killed, interrupted)}
-    _wait_for_step(interrupted, 7, procs[interrupted])
-    procs[interrupted].send_signal(signal.SIGINT)  # Ctrl-C: finish the step, save, exit 130
+    procs = {ref: _start(cli_args(ref, STEPS), cache)}
+    procs[killed] = _start(cli_args(killed, STEPS), cache)
     _wait_for_step(killed, 11, procs[killed])
     procs[killed].send_signal(signal.SIGKILL)  # no chance to save anything
+    procs[interrupted] = _start(cli_args(interrupted, STEPS), cache)
+    _wait_for_step(interrupted, 7, procs[interrupted])
+    procs[interrupted].send_signal(signal.SIGINT)  # Ctrl-C: finish the step, save, exit 130
     _, err = procs[interrupted].communicate(timeout=60)
     assert procs[interrupted].returncode == 130 and "Traceback" not in err, err
     stopped_at = read_metrics(interrupted / "metrics.jsonl", "interrupt")[0]["step"]

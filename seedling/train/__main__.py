@@ -109,6 +109,13 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
 
 
 def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> int:
+    if args.record and args.record != "off":  # a bad spec fails before any data is prepared
+        from recorders import parse_spec
+
+        try:
+            parse_spec(args.record)
+        except ValueError as e:
+            raise ConfigError(f"--record {args.record!r}: {e}") from None
     _make_run_dir(run_dir)
     cfg, resume = resolve_config(args, run_dir)
     if seed_offset:
@@ -120,6 +127,7 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
     handlers = setup_logging(run_dir, args.quiet, dist.rank)
     if dist.is_main and args.init_from and not resume:
         _copy_tokenizer(Path(args.init_from), run_dir)
+    clean = False
     try:
         data = _prepare_in_rank_order(prepare, cfg, run_dir, dist)
         trainer = Trainer(cfg, run_dir, data, dist=dist, device=device)
@@ -132,20 +140,18 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
         if dist.is_main and not args.quiet:
             trainer.subscribe(ProgressBar(trainer.total_steps))
         if dist.is_main and args.record and args.record != "off":
-            try:
-                from recorders import Recorder
-            except ImportError:
-                raise ConfigError("--record needs recorders.Recorder, which this checkout does not have yet; "
-                                  "use --record off") from None
+            from recorders import Recorder
+
             try:
                 recorder = Recorder(args.record, run_dir, data=data)
             except ValueError as e:
                 raise ConfigError(f"--record {args.record!r}: {e}") from None
             trainer.subscribe(recorder)
         trainer.fit()
+        clean = True
         return 130 if trainer._stop_requested else 0
     finally:
-        ddp.shutdown(dist)
+        ddp.shutdown(dist, clean)
         for h in handlers:
             logging.getLogger("seedling").removeHandler(h)
             h.close()

@@ -48,9 +48,16 @@ def init(device_type: str) -> DistInfo:
     return info
 
 
-def shutdown(info: DistInfo) -> None:
+def shutdown(info: DistInfo, clean: bool = True) -> None:
+    """Leave the process group. After a normal end the ranks leave together: one that tears gloo
+    down while another is still busy (rank 0 writing the final checkpoint) can abort the other
+    process. After an error there is no barrier, since the other ranks may never reach it."""
     if info.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            if clean:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def barrier(info: DistInfo) -> None:
