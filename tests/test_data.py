@@ -328,3 +328,10 @@ def test_slow_corpus_is_extracted_once_then_read_back(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         list(_extracted_once(interrupted, other)())
     assert not other.exists()  # a half extraction is never saved
+
+
+def test_synthetic_sources_recommend_a_model_sized_to_their_alphabet():
+    from seedling.data.synthetic import recommended_overrides
+    assert recommended_overrides("synthetic:induction") == {"model.d_vocab": 257}
+    assert recommended_overrides("synthetic:induction?vocab=64&copies=3") == {"model.d_vocab": 65}
+    assert recommended_overrides("synthetic:bigram?vocab=20") == {"model.d_vocab": 21}
