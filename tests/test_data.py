@@ -340,3 +340,10 @@ def test_induction_echo_and_skip_options_plant_their_dependencies():
     assert max(sum(1 for a, _ in pairs if a == s) for s in range(50)) <= 3  # at most 3 successors two ahead
     with pytest.raises(DataError, match="echo=101 is a percentage"):
         generate_synthetic("synthetic:induction?echo=101", 64, 2048, 0.05, 0)
+
+
+def test_synthetic_sources_recommend_a_model_sized_to_their_alphabet():
+    from seedling.data.synthetic import recommended_overrides
+    assert recommended_overrides("synthetic:induction") == {"model.d_vocab": 257}
+    assert recommended_overrides("synthetic:induction?vocab=64&copies=3") == {"model.d_vocab": 65}
+    assert recommended_overrides("synthetic:bigram?vocab=20") == {"model.d_vocab": 21}

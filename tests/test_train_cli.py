@@ -156,3 +156,12 @@ def test_ddp_two_gloo_ranks_stay_identical(tmp_path):
     assert steps[0]["tokens"] == 2 * 4 * 2 * 32  # each rank contributed its own micro-batches
     payload, _ = ckpt.load_verified(ckpt.checkpoint_path(run / "checkpoints", 6))
     assert len(payload["data"]) == len(payload["rng"]) == 2  # every rank's data position and RNG are saved
+
+
+def test_synthetic_source_sizes_d_vocab_unless_set(tmp_path):
+    assert main(["--out", str(tmp_path / "a"), "--data", "synthetic:induction?vocab=30&n=64", "--max-steps", "1",
+                 "--quiet", "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["model"]["d_vocab"] == 31
+    assert main(["--out", str(tmp_path / "b"), "--data", "synthetic:induction?vocab=30&n=64", "--max-steps", "1",
+                 "--set", "model.d_vocab=100", "--quiet", "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["model"]["d_vocab"] == 100

@@ -1,6 +1,5 @@
 """End to end: train the tiny preset on synthetic:induction with recording, and detect the induction phase change."""
 
-import importlib.util
 import subprocess
 import sys
 
@@ -10,28 +9,17 @@ import workbench as wb
 import workbench.findings
 from workbench.cli import main
 
-pytestmark = pytest.mark.slow
-
-_READY = all(importlib.util.find_spec(m) is not None for m in ("seedling.train", "recorders.recorder"))
-# The detection itself is checked on an independently planted store in test_workbench_planted.py.
+# Training the shared run (tests/conftest.py) takes minutes on a busy 2-core machine: allow it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="session")
-def induction_run(tmp_path_factory):
-    """One recorded training run on planted induction data, shared by every test of the session."""
-    if not _READY:
-        pytest.skip("needs the training loop (seedling.train) and the recorders on main")
-    out = tmp_path_factory.mktemp("e2e") / "induction"
-    cmd = [sys.executable, "-m", "seedling.train", "--preset", "tiny", "--data", "synthetic:induction",
-           "--out", str(out), "--record", "every=10", "--quiet", "--device", "cpu"]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
-    assert res.returncode == 0, res.stderr[-2000:]
-    return wb.open_run(out)
+def induction_run(induction_run_dir):
+    """The shared recorded run of tests/conftest.py, opened with the workbench."""
+    return wb.open_run(induction_run_dir)
 
 
-@pytest.mark.xfail(strict=False, reason="measured 2026-11-24: the tiny preset's default 300 steps on synthetic:induction "
-                   "end on the unigram plateau (loss 5.55 = ln 256) with no induction head (max score 0.012); "
-                   "docs/analyses.md, 'End-to-end check'")
+@pytest.mark.xfail(strict=True, reason="the default tiny plan does not form an induction head yet (docs/data.md)")
 def test_an_induction_head_forms_and_the_phase_change_is_detected(induction_run):
     scores = wb.findings.head_scores(induction_run)
     assert float(scores["induction"].isel(step=-1).max()) > 0.3
@@ -48,6 +36,7 @@ def test_an_induction_head_forms_and_the_phase_change_is_detected(induction_run)
     assert pc.icl_change < 0  # the model starts to use its context when the head forms
 
 
+@pytest.mark.xfail(strict=True, reason="the default tiny plan does not form an induction head yet (docs/data.md)")
 def test_summary_command_on_the_trained_run(induction_run, capsys):
     assert main(["summary", str(induction_run.path), "--fast"]) == 0
     out = capsys.readouterr().out

@@ -28,6 +28,12 @@ KIND = `bigram` (a planted previous-token dependency):
     (ln vocab + sum_{t=1}^{n_ctx-1} u P^{t-1} h) / n_ctx, with u uniform and h_i the entropy of row i.
     Options (defaults): vocab (256), fanout (4), n (4096), seed (data.split_seed).
 
+Model size: a synthetic alphabet uses `vocab + 1` token ids. `recommended_overrides(spec)` gives
+`model.d_vocab = vocab + 1`, which `python -m seedling.train` applies to a new run unless the user
+set `model.d_vocab` (with --set or --config). Why: the output head is tied to the token embedding,
+and with the tiny preset's 2048 rows for a 257-token alphabet the untrained rows hold the model on
+the ln(vocab) plateau (measured: docs/data.md, "Status of the induction-head target").
+
 Validation sequences come from the same process with a different stream of random numbers; their
 number is max(2, round(n * data.val_fraction)).
 """
@@ -44,7 +50,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from seedling.data.errors import DataError
 from seedling.tokenizer import EOT
 
-__all__ = ["SyntheticCorpus", "generate_synthetic", "parse_synthetic", "symbol_tokenizer"]
+__all__ = ["SyntheticCorpus", "generate_synthetic", "parse_synthetic", "recommended_overrides", "symbol_tokenizer"]
 
 _DEFAULTS: dict[str, dict[str, int | None]] = {
     "induction": {"vocab": 256, "span_min": None, "span_max": None, "span": None, "copies": 2, "skip": 0, "echo": 0, "n": 4096,
@@ -85,6 +91,13 @@ def parse_synthetic(spec: str) -> tuple[str, dict[str, int]]:
         if options[key] < 0 or (key != "seed" and options[key] == 0):
             raise DataError(f"option {key}={value} of {spec!r} must be a positive integer")
     return kind, options
+
+
+def recommended_overrides(spec: str) -> dict[str, int]:
+    """Config fields a synthetic source asks for: `{"model.d_vocab": vocab + 1}` (the alphabet and EOT)."""
+    kind, options = parse_synthetic(spec)
+    vocab = options.get("vocab", _DEFAULTS[kind]["vocab"])
+    return {"model.d_vocab": int(vocab) + 1}
 
 
 def symbol_tokenizer(vocab: int) -> Tokenizer:

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from seedling.config import ConfigError, RunConfig, apply_overrides, config_diff, preset
-from seedling.data import DataError, prepare
+from seedling.config import ConfigError, RunConfig, _read_toml, apply_overrides, config_diff, preset
+from seedling.data import DataError, prepare, synthetic
 from seedling.train import checkpoint as ckpt
 from seedling.train import distributed as ddp
 from seedling.train.loop import Trainer
@@ -72,12 +72,14 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
     """(config, resume?) from the flags and what RUN_DIR already holds."""
     saved_path = run_dir / "config.json"
     saved = RunConfig.from_dict(json.loads(saved_path.read_text())) if saved_path.is_file() else None
+    fresh = False  # the config starts from a preset (not a saved run), so a synthetic source may size the model
     if saved is not None and not (args.preset or args.config):
         cfg = saved  # re-running a run directory: its own config, plus any overrides given now
     elif args.init_from and not (args.preset or args.config):
         cfg = _source_config(Path(args.init_from))  # continue that run's setup; flags change data, lr, ...
     else:
         cfg = preset(args.preset or "tiny", toml=args.config)
+        fresh = True
     if args.set:
         cfg = apply_overrides(cfg, args.set)
     flags: dict[str, Any] = {}
@@ -96,6 +98,8 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
         flags["train.compile"] = True
     if flags:
         cfg = apply_overrides(cfg, flags)
+    if fresh and cfg.data.source.startswith("synthetic:"):
+        cfg = _synthetic_sizes(cfg, args)
     has_checkpoints = bool(ckpt.list_steps(run_dir / "checkpoints"))
     if has_checkpoints and saved is not None:
         diff = config_diff(saved, cfg, ignore=RESUME_FREE_FIELDS)
@@ -193,6 +197,21 @@ def _make_run_dir(run_dir: Path) -> None:
     except OSError as e:
         raise ConfigError(f"--out {run_dir} is not a writable directory ({e.strerror or e}); "
                           "choose a directory you can write to") from None
+
+
+def _synthetic_sizes(cfg: RunConfig, args: argparse.Namespace) -> RunConfig:
+    """Apply the synthetic source's recommended fields (model.d_vocab = alphabet + EOT) that the user did not set.
+
+    With a 2048-row tied embedding for a 257-token alphabet the tiny preset stays on the ln(vocab)
+    plateau; sized to the alphabet it forms an induction head (docs/data.md)."""
+    explicit = {item.partition("=")[0].strip() for item in args.set}
+    if args.config:
+        explicit |= set(_read_toml(Path(args.config)))
+    todo = {k: v for k, v in synthetic.recommended_overrides(cfg.data.source).items() if k not in explicit}
+    if todo:
+        log.info("%s: using %s (set them explicitly to override)", cfg.data.source,
+                 ", ".join(f"{k}={v}" for k, v in todo.items()))
+    return apply_overrides(cfg, todo) if todo else cfg
 
 
 def _source_dir(source: Path) -> Path:

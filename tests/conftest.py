@@ -1,0 +1,26 @@
+"""Shared fixtures: one recorded training run on `synthetic:induction`, trained once per test session."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+_READY = all(importlib.util.find_spec(m) is not None for m in ("seedling.train", "recorders.recorder"))
+
+# The command DESIGN.md promises forms an induction head with its default settings: no --set flags.
+INDUCTION_ARGS = ["--preset", "tiny", "--data", "synthetic:induction", "--record", "every=10", "--quiet",
+                  "--device", "cpu"]
+
+
+@pytest.fixture(scope="session")
+def induction_run_dir(tmp_path_factory) -> Path:
+    """The run directory of `python -m seedling.train` with INDUCTION_ARGS (trained once, shared)."""
+    if not _READY:
+        pytest.skip("needs the training loop (seedling.train) and the recorders")
+    out = tmp_path_factory.mktemp("e2e") / "induction"
+    cmd = [sys.executable, "-m", "seedling.train", *INDUCTION_ARGS, "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1700)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out
