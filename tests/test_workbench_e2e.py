@@ -36,7 +36,6 @@ def test_an_induction_head_forms_and_the_phase_change_is_detected(induction_run)
     assert pc.icl_change < 0  # the model starts to use its context when the head forms
 
 
-@pytest.mark.xfail(strict=True, reason="the default tiny plan does not form an induction head yet (docs/data.md)")
 def test_summary_command_on_the_trained_run(induction_run, capsys):
     assert main(["summary", str(induction_run.path), "--fast"]) == 0
     out = capsys.readouterr().out
