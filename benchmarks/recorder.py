@@ -129,22 +129,10 @@ def direct_rows(opts: Options) -> list[Row]:
 
     Less exposed to load swings than whole-run A/B: each record is timed right after a training step.
     """
-    import torch
-
-    from benchmarks.recorder_overhead import time_steps
-    from recorders.groups import build_groups
-    from recorders.probe import build_probe
+    from benchmarks.recorder_overhead import time_steps, tiny_setup
     from recorders.spec import parse_spec
-    from seedling.config import preset
-    from seedling.model import GPT
 
-    torch.manual_seed(0)
-    spec = parse_spec("")
-    cfg = preset("tiny").model
-    model = GPT(cfg)
-    probe = build_probe(spec.probe, cfg.n_ctx, cfg.d_vocab, 0, spec.sample)
-    groups = build_groups(spec.what, probe)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model, opt, groups, probe = tiny_setup()
     t_train, t_record = time_steps(model, opt, groups, probe, opts.reps(5))
     label = "tiny, record step timed directly (all groups)"
     rows = [Row(label, "record cost, in training steps (direct)", t_record / t_train, "steps",

@@ -70,19 +70,25 @@ def time_steps(model, opt, groups, probe, n_steps: int) -> tuple[float, float]:
     return float(np.median(train)), float(np.median(record))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=5, help="timed repetitions (median reported)")
-    ap.add_argument("--every", type=int, default=500, help="record interval for the seedling projection")
-    ap.add_argument("--json", default=None, help="also write the results to this JSON file")
-    args = ap.parse_args()
+def tiny_setup():
+    """(model, optimizer, every group recorder, probe) for the tiny preset, seeded: the timed case."""
     torch.manual_seed(0)
     spec = parse_spec("")
     cfg = preset("tiny").model
     model = GPT(cfg)
     probe = build_probe(spec.probe, cfg.n_ctx, cfg.d_vocab, 0, spec.sample)
     groups = build_groups(spec.what, probe)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    return model, torch.optim.AdamW(model.parameters(), lr=1e-3), groups, probe
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=5, help="timed repetitions (median reported)")
+    ap.add_argument("--every", type=int, default=500, help="record interval for the seedling projection")
+    ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = ap.parse_args()
+    model, opt, groups, probe = tiny_setup()
+    spec = parse_spec("")
     t_train, t_record = time_steps(model, opt, groups, probe, args.steps)
     tiny_bytes = declared_bytes(groups, model, probe)
 
