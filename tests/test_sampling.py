@@ -10,15 +10,14 @@ from transformers.generation.logits_process import (
 
 from seedling import GPT, ModelConfig
 from seedling.sampling import apply_repetition_penalty, generate, top_k_filter, top_p_filter
+from tests.train_util import one_thread
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
+def single_thread():
     """Token-by-token decoding of tiny models is dominated by thread hand-offs on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with one_thread():
+        yield
 
 
 def _known_logits_model(logits: list[float], pad_vocab_multiple: int = 1) -> GPT:
