@@ -32,7 +32,9 @@ st.navigation({
                       st.Page(PAGES / "generate.py", title="Generate", url_path="generate")],
 }).run()
 
-# After the page is drawn, not before: the analyses' scipy import would otherwise delay the first page.
-from dashboards import ui  # noqa: E402 (needs the sys.path entry above)
+# After the page is drawn, not before: the analyses' scipy import (on the server) and Plotly's bundle (in
+# the browser) would otherwise delay the first page.
+from dashboards import preload, ui  # noqa: E402 (needs the sys.path entry above)
 
 ui.import_in_background("workbench")
+preload.preload_plotly()

@@ -29,7 +29,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # Analyses: change points, fit and lagged correlation (a fourth, the seed band, needs two chosen runs).
 PAGES = {"overview": 3, "parameters": 2, "heads": 3, "activations": 3, "analyses": 3, "compare": 1, "generate": 0}
 DEFAULT_PAGE = "overview"  # served at the root URL
-CHART = '[data-testid="stPlotlyChart"] .main-svg'
+# A drawn chart: Plotly's SVG, or Vega-Lite's (the Overview's training curves, figures/training.py).
+CHART = '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stVegaLiteChart"] svg.marks'
 EXCEPTION = '[data-testid="stException"]'
 
 
@@ -106,6 +107,17 @@ def open_page(page, url: str, path: str, n_charts: int | None = None, timeout_ms
         page.wait_for_function(f"() => document.querySelectorAll('{CHART}').length >= {n}", timeout=timeout_ms)
     wait_idle(page, timeout_ms)
     return time.perf_counter() - start
+
+
+def settle(page, timeout_ms: float = 30_000) -> str:
+    """Wait for the browser's background load of Plotly's bundle (dashboards/preload.py) to finish, as it does
+    while someone reads the page; return how it ended ("loaded", "failed", or "none" on a page without it)."""
+    return page.evaluate(
+        """async (timeout) => {
+             const end = Date.now() + timeout;
+             while (!window.seedlingPlotlyPreload && Date.now() < end) await new Promise(r => setTimeout(r, 50));
+             return window.seedlingPlotlyPreload ? await window.seedlingPlotlyPreload : "none";
+           }""", timeout_ms)
 
 
 def move_step_slider(page, timeout_ms: float = 30_000) -> float:

@@ -72,14 +72,18 @@ def body(fn: Callable[[], None]) -> None:
         fn()
 
 
-def chart(fig: go.Figure, key: str, computed_by: Callable | list[Callable], name: str | None = None,
+def chart(fig, key: str, computed_by: Callable | list[Callable], name: str | None = None,
           download: bool = False) -> None:
-    """A Plotly chart with its plain-language explanation (explain.TEXTS[key]) and a 'show the code' expander.
+    """A chart with its plain-language explanation (explain.TEXTS[key]) and a 'show the code' expander.
 
-    `name` must be unique on the page (it keys the chart's widgets); it defaults to `key`.
+    `fig` is a Plotly figure or, for the Overview's training curves, an Altair chart (figures/training.py
+    says why). `name` must be unique on the page (it keys the chart's widgets); it defaults to `key`.
     """
     name = name or key
-    st.plotly_chart(fig, width="stretch", key=f"chart_{name}")
+    if isinstance(fig, go.Figure):
+        st.plotly_chart(fig, width="stretch", key=f"chart_{name}")
+    else:
+        st.altair_chart(fig, width="stretch", key=f"chart_{name}")
     if text := explain.text(key):
         st.caption(text)
     fns = computed_by if isinstance(computed_by, list) else [computed_by]
@@ -91,7 +95,8 @@ def chart(fig: go.Figure, key: str, computed_by: Callable | list[Callable], name
             for fn in fns:
                 st.code(inspect.getsource(fn), language="python")
     if download:
-        st.download_button("Download chart (HTML)", fig.to_html(include_plotlyjs="cdn"), file_name=f"{name}.html",
+        html = fig.to_html(include_plotlyjs="cdn") if isinstance(fig, go.Figure) else fig.to_html()
+        st.download_button("Download chart (HTML)", html, file_name=f"{name}.html",
                            mime="text/html", key=f"dl_{name}")
 
 

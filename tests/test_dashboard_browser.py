@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from dashboards.harness import CHART, CHROMIUM, PAGES, browser, move_step_slider, open_page, page_errors, serve
+from dashboards.harness import (
+    CHART,
+    CHROMIUM,
+    PAGES,
+    browser,
+    move_step_slider,
+    open_page,
+    page_errors,
+    serve,
+    settle,
+)
 from tests.dashboard_run import write_run
 
 pytestmark = [
@@ -15,6 +25,7 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Debian's chromium at {CHROMIUM} (.ci/run installs it)"),
 ]
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+CONTAINERS = '[data-testid="stPlotlyChart"], [data-testid="stVegaLiteChart"]'
 
 
 def test_every_page_renders_in_the_browser(tmp_path):
@@ -27,9 +38,14 @@ def test_every_page_renders_in_the_browser(tmp_path):
             open_page(page, url, path)
             page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)
             assert page_errors(page) == [], path
-            assert page.locator('[data-testid="stPlotlyChart"]').count() >= n_charts, path
-            if n_charts:  # plotly drew into the chart containers (not just empty frames)
+            assert page.locator(CONTAINERS).count() >= n_charts, path
+            if n_charts:  # plotly or vega drew into the chart containers (not just empty frames)
                 assert page.locator(CHART).count() >= n_charts, path
+            assert settle(page) == "loaded", path  # every page preloads Plotly's bundle once it is drawn
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 0  # Generate: no chart at all
+        open_page(page, url, "overview")  # the landing page's charts need no Plotly
+        assert page.locator('[data-testid="stVegaLiteChart"] svg.marks').count() == PAGES["overview"]
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
         open_page(page, url, "heads")
         before = page.locator('[data-testid="stPlotlyChart"] .gtitle').first.text_content()
         move_step_slider(page)

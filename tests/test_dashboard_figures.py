@@ -27,6 +27,7 @@ from dashboards.figures import (
     site_table,
     step_sites,
     training_curves,
+    training_table,
     trajectories,
     trajectory_2d,
     xcorr_bars,
@@ -54,22 +55,52 @@ def weights() -> xr.Dataset:
     }, coords={"step": steps})
 
 
+def chart_table(chart) -> pd.DataFrame:
+    """The rows an Altair chart draws (its top-level data)."""
+    return chart.data
+
+
 def test_training_curves_train_and_validation(metrics):
-    fig = training_curves(metrics, "loss")
-    assert [t.name for t in fig.data] == ["train", "validation"]
-    assert list(fig.data[1].x) == [2, 4] and list(fig.data[1].y) == [3.5, 1.5]
+    chart = training_curves(metrics, "loss")
+    table = chart_table(chart)
+    assert table["series"].unique().tolist() == ["train", "validation"]
+    val = table[table["series"] == "validation"]
+    assert val["step"].tolist() == [2, 4] and val["value"].tolist() == [3.5, 1.5]
+    spec = chart.to_dict()
+    assert spec["title"] == "Loss" and spec["layer"][0]["encoding"]["y"]["title"] == "loss (nats per token)"
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]  # validation points marked
 
 
 def test_training_curves_perplexity_is_exp_of_loss_and_tokens_axis(metrics):
-    fig = training_curves(metrics, "ppl", x="tokens")
-    np.testing.assert_allclose(fig.data[0].y, np.exp([4.0, 3.0, 2.0, 1.0]))
-    assert list(fig.data[1].x) == [200, 400]  # eval rows take the tokens of their step
-    assert fig.layout.xaxis.title.text == "tokens"
+    chart = training_curves(metrics, "ppl", x="tokens")
+    table = chart_table(chart)
+    np.testing.assert_allclose(table.loc[table["series"] == "train", "value"], np.exp([4.0, 3.0, 2.0, 1.0]), rtol=1e-6)
+    assert table.loc[table["series"] == "validation", "tokens"].tolist() == [200, 400]  # eval rows: tokens of their step
+    assert chart.to_dict()["layer"][0]["encoding"]["x"]["field"] == "tokens"
 
 
 def test_training_curves_lr_and_log_axis(metrics):
-    fig = training_curves(metrics, "lr", log_y=True)
-    assert fig.data[0].name == "learning rate" and fig.layout.yaxis.type == "log"
+    chart = training_curves(metrics.assign(lr=[0.0, 2e-4, 3e-4, 3e-4, None, None]), "lr", log_y=True)
+    table = chart_table(chart)
+    assert table["series"].unique().tolist() == ["learning rate"]
+    assert table["step"].tolist() == [2, 3, 4]  # a log axis cannot place the zero learning rate at step 1
+    assert chart.to_dict()["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
+
+
+def test_training_curves_thin_long_runs_but_keep_every_validation_point():
+    n = 10_000
+    steps = pd.DataFrame({"event": "step", "step": np.arange(n), "loss": np.linspace(5, 1, n), "lr": 1e-4})
+    evals = pd.DataFrame({"event": "eval", "step": np.arange(0, n, 10), "val_loss": 2.0})
+    table = training_table(pd.concat([steps, evals], ignore_index=True), "loss")
+    train = table[table["series"] == "train"]
+    assert len(train) == 1500 and train["step"].iloc[[0, -1]].tolist() == [0, n - 1]
+    assert (table["series"] == "validation").sum() == 1000
+    assert table["value"].dtype == np.float32  # values go to the browser as float32, as on the Plotly pages
+
+
+def test_training_curves_without_x_column_fall_back_to_step(metrics):
+    chart = training_curves(metrics.drop(columns=["tokens"]), "loss", x="tokens")
+    assert chart.to_dict()["layer"][0]["encoding"]["x"]["field"] == "step"
 
 
 def test_site_layer_and_step_sites(weights):

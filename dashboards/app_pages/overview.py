@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboards import data, explain, ui
-from dashboards.figures import training_curves
+from dashboards.figures import training_curves, training_table
 from dashboards.figures.prep import samples_table_rows
 
 st.title("Overview")
@@ -21,7 +21,8 @@ def page() -> None:
         log_y = st.toggle("Logarithmic vertical axis", key="overview_log")
         left, right = st.columns(2)
         with left:
-            ui.chart(training_curves(metrics, "loss", x, log_y), "loss", training_curves, name="loss", download=True)
+            ui.chart(training_curves(metrics, "loss", x, log_y), "loss", [training_table, training_curves], name="loss",
+                     download=True)
         with right:
             ui.chart(training_curves(metrics, "ppl", x, log_y), "ppl", training_curves, name="ppl")
         ui.chart(training_curves(metrics, "lr", x), "lr", training_curves, name="lr")

@@ -1,4 +1,5 @@
-"""Figure builders for the dashboard: pure functions, data in, Plotly figure out."""
+"""Figure builders for the dashboard: pure functions, data in, a Plotly figure (or, for the Overview's
+training curves, an Altair chart) out."""
 
 from dashboards.figures.curves import (
     head_trajectories,
@@ -6,7 +7,6 @@ from dashboards.figures.curves import (
     overlay_runs,
     seed_band,
     series_with_marks,
-    training_curves,
     xcorr_bars,
 )
 from dashboards.figures.grids import (
@@ -27,10 +27,11 @@ from dashboards.figures.prep import (
     step_sites,
     trajectories,
 )
+from dashboards.figures.training import training_curves, training_table
 
 __all__ = [
     "align_runs", "attention_pattern", "cka_matrix", "head_grid", "head_grid_playback", "head_trajectories",
     "lines", "nearest_step", "overlay_runs", "pca_trajectories", "similarity_matrix", "site_layer",
     "seed_band", "series_with_marks", "site_step_heatmap", "site_table", "step_sites", "trajectories", "trajectory_2d",
-    "training_curves", "xcorr_bars",
+    "training_curves", "training_table", "xcorr_bars",
 ]

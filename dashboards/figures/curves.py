@@ -1,4 +1,6 @@
-"""Line figures over training: loss, perplexity, learning rate, any statistic per site, runs overlaid.
+"""Line figures over training: any statistic per site, one head's trajectories, runs overlaid, fits and bands.
+
+The Overview's loss, perplexity and learning-rate charts are in training.py (Vega-Lite, see there why).
 
 Pure functions: tables in, Plotly figures out; nothing here reads files or touches session state.
 """
@@ -22,35 +24,6 @@ def _layout(fig: go.Figure, title: str, x_label: str, y_label: str, log_y: bool 
     if log_y:
         fig.update_yaxes(type="log")
     return fig
-
-
-def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log_y: bool = False) -> go.Figure:
-    """Training and validation curves from metrics.jsonl rows.
-
-    `y` is "loss" (train loss and val_loss, nats), "ppl" (exp of each, tokens) or "lr".
-    `x` is "step" or "tokens" (eval rows get their tokens from the step rows).
-    """
-    fig = go.Figure()
-    steps = metrics[metrics["event"] == "step"] if "event" in metrics else metrics
-    steps = steps.iloc[thin(len(steps), MAX_POINTS)]
-    evals = metrics[metrics["event"] == "eval"] if "event" in metrics else metrics.iloc[0:0]
-    if x == "tokens" and "tokens" in steps and not evals.empty:
-        evals = evals.drop(columns=["tokens"], errors="ignore").merge(steps[["step", "tokens"]], on="step", how="left")
-    if x not in steps:
-        x = "step"
-    if y == "lr":
-        if "lr" in steps:
-            fig.add_trace(go.Scatter(x=steps[x], y=display_values(steps["lr"]), name="learning rate", mode="lines"))
-        return _layout(fig, "Learning rate", x, "learning rate", log_y)
-    transform = np.exp if y == "ppl" else (lambda v: v)
-    if "loss" in steps:
-        fig.add_trace(go.Scatter(x=steps[x], y=display_values(transform(steps["loss"])), name="train", mode="lines",
-                                 opacity=0.8))
-    if "val_loss" in evals and not evals.empty:
-        fig.add_trace(go.Scatter(x=evals[x], y=display_values(transform(evals["val_loss"])), name="validation",
-                                 mode="lines+markers"))
-    label = "perplexity (exp of loss)" if y == "ppl" else "loss (nats per token)"
-    return _layout(fig, "Perplexity" if y == "ppl" else "Loss", x, label, log_y)
 
 
 def lines(table: pd.DataFrame, title: str, y_label: str, log_y: bool = False, x_label: str = "step") -> go.Figure:
