@@ -16,6 +16,7 @@ themselves as before. `window.seedlingPlotlyPreload` holds the import's promise 
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 
 import streamlit as st
@@ -53,7 +54,8 @@ def plotly_bundle() -> str | None:
 
 
 def preload_plotly() -> None:
-    """Add the preloading script to the page (an element of no height); nothing when the bundle is unknown."""
+    """Add the preloading script to the page (an element of no height); nothing when the bundle is unknown
+    or this Streamlit's st.html cannot run scripts."""
     bundle = plotly_bundle()
-    if bundle:
-        st.html(SCRIPT % bundle, unsafe_allow_javascript=True)
+    if bundle and "unsafe_allow_javascript" in inspect.signature(st.html).parameters:
+        st.html(SCRIPT % bundle, unsafe_allow_javascript=True)  # our own fixed script, no user input in it
