@@ -58,9 +58,7 @@ def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log
     `x` is "step" or "tokens" (falls back to step when the rows have no token counts).
     Validation points are marked: there are few of them and each is an average over held-out batches.
     """
-    steps = metrics[metrics["event"] == "step"] if "event" in metrics else metrics
-    if x not in steps:
-        x = "step"
+    x = x if x in metrics else "step"
     table = training_table(metrics, y, x)
     if log_y:  # a log axis cannot place zero or negative values (a learning rate at step 0 is 0)
         table = table[table["value"] > 0]
