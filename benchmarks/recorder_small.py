@@ -66,12 +66,14 @@ def time_small(reps: int, micro: int = MICRO, preset_name: str = "small") -> dic
         c1 = time.process_time()
         for rec in groups:
             rec.after_backward(model)
+        before = ({n: p.detach().clone() for n, p in model.named_parameters()}
+                  if any(rec.needs_before for rec in groups) else None)  # as recorders.Recorder does
         c2 = time.process_time()
         opt.step()
         opt.zero_grad(set_to_none=True)
         c3 = time.process_time()
         state.loss = float(loss.detach())
-        collect(groups, RecordContext(model, probe, state))
+        collect(groups, RecordContext(model, probe, state, before))
         c4 = time.process_time()
         if r > 0:
             t_micro.append(c1 - c0)
