@@ -29,6 +29,7 @@ from torch import nn
 from benchmarks.gpu.budget import Budget
 from benchmarks.gpu.peaks import DevicePeak, lookup
 from seedling.config import RunConfig, apply_overrides, preset
+from seedling.train.precision import native_bf16
 
 __all__ = ["Ctx", "RefModel", "Shape", "adopt", "make_trainer", "matmul_mode", "release", "stepper", "sync", "unavailable"]
 
@@ -62,7 +63,7 @@ def seedling_shape() -> Shape:
 
 def dry_run_shape() -> Shape:
     """The tiny preset (2 layers, d_model 128, context 128), a step of 8 sequences, 6 numerics steps, 2 repetitions."""
-    return Shape("tiny (dry run)", preset("tiny", ["model.dropout=0.0"]), 8, 2, 6, 4, max_reps=2)
+    return Shape("tiny (dry run)", preset("tiny", ["model.dropout=0.0"]), 8, 4, 6, 4, max_reps=2)
 
 
 @dataclass
@@ -102,8 +103,7 @@ def unavailable(precision: str, device: torch.device) -> str | None:
     """Why `precision` cannot run on this device (None: it can)."""
     if device.type != "cuda":
         return "TF32 is a CUDA matmul mode (Ampere and newer); the CPU has none" if precision == "tf32" else None
-    # Not is_bf16_supported()'s default: it says yes on a T4 too, where bf16 is emulated without tensor cores.
-    if precision == "bf16" and not torch.cuda.is_bf16_supported(including_emulation=False):
+    if precision == "bf16" and not native_bf16():  # a T4 would run bf16 emulated, without tensor cores
         return "this GPU has no native bf16 (compute capability below 8.0)"
     if precision == "tf32" and torch.cuda.get_device_capability(device)[0] < 8:
         return "TF32 needs compute capability 8.0 (Ampere) or newer"
