@@ -180,3 +180,20 @@ def test_gpu_budget_refuses_late_cases_and_attempt_turns_oom_into_a_reason():
         attempt(lambda: int("x"), torch.device("cpu"))
     res, reason = attempt(lambda: int("x"), torch.device("cpu"), any_error=True)  # ...except where asked
     assert res is None and reason.startswith("failed: ValueError")
+
+
+def test_gpu_sync_sites_name_the_project_line_that_called():
+    import traceback
+
+    from benchmarks.gpu.recording import _site, sync_watch
+
+    def inner():
+        return _site(traceback.extract_stack())
+
+    site = inner()  # innermost project frame first, then its caller
+    assert site.startswith("tests/test_benchmarks.py:") and "(inner) <- tests/test_benchmarks.py:" in site
+    import torch
+
+    with sync_watch(torch.device("cpu")) as sites:  # a CPU has nothing to wait for
+        torch.ones(3).sum().item()
+    assert sites == {}

@@ -112,7 +112,12 @@ def unavailable(precision: str, device: torch.device) -> str | None:
 
 @contextlib.contextmanager
 def matmul_mode(precision: str) -> Iterator[None]:
-    """TF32 matmuls on for "tf32", off otherwise (PyTorch's default for fp32 matmuls); restored after."""
+    """TF32 matmuls on for "tf32", off otherwise (PyTorch's default for fp32 matmuls); restored after.
+
+    Through the legacy flags on purpose: in torch 2.13 one write through the newer
+    `torch.backends.cuda.matmul.fp32_precision` makes every later read of the legacy flags raise
+    ("mix of the legacy and new APIs"), and inductor's cache keys still read them.
+    """
     old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     on = precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = on

@@ -98,10 +98,10 @@ def _curve(ctx: Ctx, precision: str, share_s: float) -> dict[str, Any]:
                 stopped = f"stopped after {k + 1} of {steps} steps: the next would pass its {share_s:.0f} s share"
                 break
         seconds = time.perf_counter() - t0
-        injected = inject_inf(trainer) if precision == "fp16" else None
-    out = {"losses": losses, "seconds": seconds, "stopped": stopped, "scaler_skips": trainer.guard.scaler_skips,
-           "bad_steps": trainer.guard.bad_steps, "final_scale": trainer.scaler.get_scale() if precision == "fp16" else None,
-           "injected_inf": injected}
+        out = {"losses": losses, "seconds": seconds, "stopped": stopped, "scaler_skips": trainer.guard.scaler_skips,
+               "bad_steps": trainer.guard.bad_steps,
+               "final_scale": trainer.scaler.get_scale() if precision == "fp16" else None}  # before the injected inf
+        out["injected_inf"] = inject_inf(trainer) if precision == "fp16" else None
     release(trainer)
     return out
 
@@ -127,7 +127,7 @@ def run(ctx: Ctx) -> tuple[list[Row], dict[str, Any]]:
         note = f"{len(ls)} steps of {micro} x {ctx.shape.cfg.model.n_ctx} tokens, loss {ls[0]:.3f} -> {sum(ls[-w:]) / w:.3f} " \
                f"(mean of the last {w}); {c['seconds']:.1f} s" + (f"; {c['stopped']}" if c["stopped"] else "")
         if p == "fp16":
-            note += f"; scaler skips {c['scaler_skips']}, final scale {c['final_scale']:g}"
+            note += f"; scaler skips {c['scaler_skips']}, final scale {c['final_scale']:g} (before the injected inf)"
         rows.append(Row(p, "final loss", sum(ls[-w:]) / w, "nats", note=note))
         if p != "fp32" and ref is not None:
             a = agreement(ls, ref["losses"])

@@ -95,6 +95,8 @@ def search_micro(ctx: Ctx) -> tuple[int, list[dict[str, Any]]]:
 
 def _time_case(ctx: Ctx, precision: str, compiled: bool, micro: int, share_s: float) -> dict[str, Any]:
     t_start = time.perf_counter()
+    if compiled:  # every compiled case compiles from scratch, under dynamo's recompile limit
+        torch._dynamo.reset()
     trainers = {name: make_trainer(ctx, precision, micro, name, compiled) for name in ("ours", "ref")}
     steps = {name: stepper(tr, ctx.device) for name, tr in trainers.items()}
     first, second, peak = {}, {}, {}
