@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import logging
 import sys
 import tempfile
@@ -112,7 +113,8 @@ def run(a: argparse.Namespace, out: Path) -> int:
         work = Path(tmp)
         data = prepare(shape.cfg, work / "data")  # the built-in corpus: no network
         ctx = Ctx(shape, device, budget, data, work, a.dry_run, peak=peak,
-                  compile_backend="eager" if a.dry_run else "inductor")
+                  compile_backend="eager" if a.dry_run else "inductor",
+                  models=("ours", "ref") if importlib.util.find_spec("transformers") else ("ours",))
         parts = [
             ("throughput", lambda: throughput.run(ctx)),
             ("recording", lambda: recording.run(ctx)),

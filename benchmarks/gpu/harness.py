@@ -78,6 +78,7 @@ class Ctx:
     dry_run: bool
     peak: DevicePeak | None = None
     compile_backend: str = "inductor"
+    models: tuple[str, ...] = ("ours", "ref")  # "ref" (transformers) is left out where it is not installed
     micro: int | None = None  # the micro-batch the throughput search settled on
     facts: dict[str, Any] = field(default_factory=dict)
 

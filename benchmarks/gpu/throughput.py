@@ -57,7 +57,7 @@ def reset_peak(device: torch.device) -> None:
 def _probe(ctx: Ctx, micro: int) -> float:
     """One fp16 step of each model at this micro-batch (no accumulation); the larger peak memory, MiB."""
     peaks = []
-    for name in ("ours", "ref"):
+    for name in ctx.models:
         reset_peak(ctx.device)
         tr = make_trainer(ctx, "fp16", micro, name, accum=1)
         stepper(tr, ctx.device)()
@@ -97,7 +97,7 @@ def _time_case(ctx: Ctx, precision: str, compiled: bool, micro: int, share_s: fl
     t_start = time.perf_counter()
     if compiled:  # every compiled case compiles from scratch, under dynamo's recompile limit
         torch._dynamo.reset()
-    trainers = {name: make_trainer(ctx, precision, micro, name, compiled) for name in ("ours", "ref")}
+    trainers = {name: make_trainer(ctx, precision, micro, name, compiled) for name in ctx.models}
     steps = {name: stepper(tr, ctx.device) for name, tr in trainers.items()}
     first, second, peak = {}, {}, {}
     with matmul_mode(precision):
@@ -130,11 +130,40 @@ def run_case(ctx: Ctx, precision: str, compiled: bool, share_s: float) -> tuple[
         micro //= 2
 
 
+def _rows(ctx: Ctx, precision: str, compiled: bool, micro: int, res: dict[str, Any]) -> tuple[list[Row], dict]:
+    """One measured case as the table's rows (tokens/s, MFU, memory, compile time) and as the JSON's dict."""
+    t, fpt = res["samples"], flops_per_token(ctx.shape.cfg)
+    tokens_per_step = ctx.shape.seqs_per_step * ctx.shape.cfg.model.n_ctx
+    med, q1, q3 = paired_ratio(t["ref"], t["ours"]) if "ref" in t else (None, None, None)
+    tps = {n: tokens_per_step / median(t[n]) for n in t}
+    ref = {k: res[k].get("ref") for k in ("peak_memory_mb", "first_step_s")}
+    label = f"{precision} {'compiled' if compiled else 'eager'}, micro {micro} x {res['accum']}"
+    skips = ", ".join(f"{n} {k}" for n, k in res["scaler_skips"].items())
+    rows = [Row(label, "train tokens/s", tps["ours"], "tokens/s", ref=tps.get("ref"), ratio=med, ratio_q1=q1,
+                ratio_q3=q3, samples=t, note=f"median of {res['reps']} paired optimizer steps of {tokens_per_step:,} "
+                                             f"tokens; scaler skips during the case: {skips}")]
+    case = {"precision": precision, "compiled": compiled, "micro": micro, "accum": res["accum"], "tokens_per_s": tps,
+            "ratio": med, "ratio_iqr": [q1, q3], **{k: res[k] for k in (
+                "first_step_s", "second_step_s", "peak_memory_mb", "reps", "scaler_skips", "final_loss")}}
+    peak_tf = ctx.peak.peak(precision) if ctx.peak else None
+    if peak_tf:
+        m = case["mfu"] = {n: mfu(tps[n], fpt, peak_tf) for n in tps}
+        rows.append(Row(label, "MFU", m["ours"], "fraction", ref=m.get("ref"),
+                        ratio=m["ours"] / m["ref"] if "ref" in m else None,
+                        note=f"{fpt / 1e6:.0f} MFLOP/token (6N+12LTd) over {ctx.peak.name} {precision} peak "
+                             f"{peak_tf:g} TFLOP/s ({ctx.peak.source})"))
+    where = "max_memory_allocated, both models resident" if ctx.device.type == "cuda" else \
+        "process peak RSS (CPU: not per case)"
+    rows.append(Row(label, "peak memory", res["peak_memory_mb"]["ours"], "MiB", ref=ref["peak_memory_mb"], note=where))
+    if compiled:
+        rows.append(Row(label, "first step (trace + compile)", res["first_step_s"]["ours"], "s",
+                        ref=ref["first_step_s"], note=f"backend {ctx.compile_backend}"))
+    return rows, case
+
+
 def run(ctx: Ctx) -> tuple[list[Row], dict[str, Any]]:
     """The micro-batch search, then every case of CASES the device and the budget allow: rows and details."""
     ctx.micro, tried = search_micro(ctx)
-    shape, fpt = ctx.shape, flops_per_token(ctx.shape.cfg)
-    tokens_per_step = shape.seqs_per_step * shape.cfg.model.n_ctx
     rows: list[Row] = []
     cases: list[dict[str, Any]] = []
     step_fp16, compile_s = None, None
@@ -150,37 +179,18 @@ def run(ctx: Ctx) -> tuple[list[Row], dict[str, Any]]:
             rows.append(Row(label, "train tokens/s", None, "tokens/s", note=f"skipped: {reason}"))
             cases.append({"precision": precision, "compiled": compiled, "skipped": reason})
             continue
-        t = res["samples"]
-        med, q1, q3 = paired_ratio(t["ref"], t["ours"])
-        tps = {n: tokens_per_step / median(t[n]) for n in ("ours", "ref")}
         if precision == "fp16" and not compiled:
-            step_fp16 = median(t["ours"])
+            step_fp16 = median(res["samples"]["ours"])
         if compiled:
             compile_s = sum(res["first_step_s"].values())
-        label = f"{label}, micro {micro} x {res['accum']}"
-        skips = res["scaler_skips"]
-        rows.append(Row(label, "train tokens/s", tps["ours"], "tokens/s", ref=tps["ref"], ratio=med, ratio_q1=q1,
-                        ratio_q3=q3, samples=t, note=f"median of {res['reps']} paired optimizer steps of "
-                        f"{tokens_per_step:,} tokens; scaler skips during the case: ours {skips['ours']}, ref {skips['ref']}"))
-        peak_tf = ctx.peak.peak(precision) if ctx.peak else None
-        case = {"precision": precision, "compiled": compiled, "micro": micro, "accum": res["accum"],
-                "tokens_per_s": tps, "ratio": med, "ratio_iqr": [q1, q3], **{k: res[k] for k in (
-                    "first_step_s", "second_step_s", "peak_memory_mb", "reps", "scaler_skips", "final_loss")}}
-        if peak_tf:
-            m = {n: mfu(tps[n], fpt, peak_tf) for n in tps}
-            case["mfu"] = m
-            rows.append(Row(label, "MFU", m["ours"], "fraction", ref=m["ref"], ratio=m["ours"] / m["ref"],
-                            note=f"{fpt / 1e6:.0f} MFLOP/token (6N+12LTd) over {ctx.peak.name} {precision} peak "
-                                 f"{peak_tf:g} TFLOP/s ({ctx.peak.source})"))
-        where = "max_memory_allocated, both models resident" if ctx.device.type == "cuda" else \
-            "process peak RSS (CPU: not per case)"
-        rows.append(Row(label, "peak memory", res["peak_memory_mb"]["ours"], "MiB", ref=res["peak_memory_mb"]["ref"],
-                        note=where))
-        if compiled:
-            rows.append(Row(label, "first step (trace + compile)", res["first_step_s"]["ours"], "s",
-                            ref=res["first_step_s"]["ref"], note=f"backend {ctx.compile_backend}"))
+        case_rows, case = _rows(ctx, precision, compiled, micro, res)
+        rows += case_rows
         cases.append(case)
+    if "ref" not in ctx.models:
+        rows.append(Row("every case", "reference GPT2LMHeadModel", None, "tokens/s",
+                        note="skipped: transformers is not installed (pip install -e '.[dev]'); ours alone was timed"))
     if ctx.peak is None:
         rows.append(Row("every case", "MFU", None, "fraction", note=f"{ctx.device_name}: not in the peak table, "
                                                                     "tokens/s only"))
-    return rows, {"micro_search": tried, "micro": ctx.micro, "cases": cases, "flops_per_token": fpt}
+    return rows, {"micro_search": tried, "micro": ctx.micro, "cases": cases,
+                  "flops_per_token": flops_per_token(ctx.shape.cfg)}
