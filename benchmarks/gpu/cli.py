@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="folder for gpu.json and gpu.md (default: "
                    "benchmarks/results/gpu-<timestamp>/, which git ignores)")
     p.add_argument("--dry-run", action="store_true", help="run the same code on the CPU at the tiny shape in "
-                   "seconds (what CI tests); its figures say nothing about a GPU")
+                   "about 20 s of CPU time (what CI tests); its figures say nothing about a GPU")
     p.add_argument("--budget", type=float, default=480.0, metavar="SECONDS",
                    help="time budget of the whole run (default 480 = 8 minutes); cases that would pass it are skipped")
     p.add_argument("--usd-per-hour", type=float, default=2.50, metavar="USD",
