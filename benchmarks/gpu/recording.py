@@ -43,7 +43,8 @@ PLAIN_STEPS = 3  # A steps, and record/plain pairs in B (plus one warm-up pair)
 def _site(stack: list[traceback.FrameSummary]) -> str:
     """'file:line (function) <- caller file:line' of the innermost project frames (not this benchmark's own)."""
     own = str(Path(__file__).parent)
-    frames = [f for f in stack if f.filename.startswith(str(ROOT)) and not f.filename.startswith(own)]
+    frames = [f for f in stack if f.filename.startswith(str(ROOT)) and not f.filename.startswith(own)
+              and "site-packages" not in f.filename]  # a virtual environment inside the checkout is not project code
     if not frames:
         return "outside the project"
     where = [f"{Path(f.filename).relative_to(ROOT)}:{f.lineno}" for f in frames[-2:]]
