@@ -12,15 +12,18 @@ path warm up there).
     between records    = median(B plain steps) / median(A steps)        1.0: nothing is paid off record steps
 
 A GPU step is about 100x faster than a CPU step, so host work and device syncs that vanish on a CPU
-dominate here. To find them, each group then runs alone after a real step (its `after_backward`
-and `collect`, from a synchronised device to a synchronised device), and on CUDA every operation
-that makes the host wait for the device is counted by the project line that called it
-(`torch.cuda.set_sync_debug_mode("warn")`); one plain training step is counted the same way.
+dominate here. To find them, each group then runs alone in its own Recorder, sent the two events of
+a record step on the last real step's gradients (from a synchronised device to a synchronised
+device), and on CUDA every operation that makes the host wait for the device is counted by the
+project line that called it (`torch.cuda.set_sync_debug_mode("warn")`); one plain training step is
+counted the same way. Only the recorders' public entry points are used (`Recorder`, `parse_spec`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import tempfile
 import time
 import traceback
 import warnings
@@ -104,30 +107,34 @@ def _ab(ctx: Ctx, trainer: Any, rec: Any) -> dict[str, Any]:
             "close_s": close_s, "loop_syncs": dict(loop_sites)}
 
 
-def _per_group(ctx: Ctx, trainer: Any, probe: Any, what: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Each group alone after a real step: seconds of after_backward + collect, and its syncs by site."""
-    from recorders.capture import collect
-    from recorders.groups import RecordContext, build_groups
+def _per_group(ctx: Ctx, trainer: Any, what: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Each group alone: a real Recorder of that group driven through the events a record step sends
+    (`on_after_backward`, then `on_step_end`) on the gradients of the last real step, timed from a
+    synchronised device to a synchronised device; then once more under the sync watch."""
+    from recorders import Recorder
 
     out = []
     for name in what:
-        if ctx.budget.refuse("recording", 1.0):
-            out.append({"group": name, "skipped": ctx.budget.refuse("recording", 1.0)})
+        reason = ctx.budget.refuse("recording", 1.0)
+        if reason:
+            out.append({"group": name, "skipped": reason})
             continue
-        groups = build_groups((name,), probe)
-        record = RecordContext(trainer.model, probe, trainer.state)
+        rec = Recorder(f"every=1 what={name}", tempfile.mkdtemp(dir=ctx.work, prefix=f"rec-{name}-"), data=ctx.data)
+        state = dataclasses.replace(trainer.state)  # its own step counter; the model, optimizer and gradients are shared
+        rec.on_train_start(state)  # not step 0: nothing is recorded here
 
-        def once(groups=groups, record=record) -> None:
-            for g in groups:
-                g.after_backward(trainer.model)
-            collect(groups, record)
+        def once(rec=rec, state=state) -> None:
+            rec.on_after_backward(state)  # the Trainer's order: before the step counter moves, then after
+            state.step += 1
+            rec.on_step_end(state)
             sync(ctx.device)
 
         sync(ctx.device)
         once()  # warm-up: hooks, the explicit attention path
         seconds = _timed(once)
-        with sync_watch(ctx.device) as sites:  # a separate run: the watch's stack walks would inflate the time
+        with sync_watch(ctx.device) as sites:  # a separate record: the watch's stack walks would inflate the time
             once()
+        rec.on_train_end(state)
         out.append({"group": name, "seconds": seconds, "syncs": sum(sites.values()), "sites": dict(sites.most_common())})
     return out
 
@@ -139,7 +146,7 @@ def run(ctx: Ctx) -> tuple[list[Row], dict[str, Any]]:
     trainer = make_trainer(ctx, "fp16", ctx.micro or ctx.shape.first_micro)
     rec = Recorder(f"every=2 what={','.join(what)}", trainer.run_dir, data=ctx.data)
     ab = _ab(ctx, trainer, rec)
-    groups = _per_group(ctx, trainer, rec.probe, what)
+    groups = _per_group(ctx, trainer, what)
     release(trainer)
     a, rs, ps = median(ab["a_s"]), median(ab["record_s"]), median(ab["plain_s"])
     cost = rs - ps
