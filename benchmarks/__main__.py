@@ -3,6 +3,9 @@
 Every figure is a ratio of ours to a reference measured side by side in one process, the median of
 several interleaved repetitions; each benchmark runs in a fresh process so its peak memory is its
 own. The machine's description is saved with the results. See benchmarks/RESULTS.md.
+
+`python -m benchmarks gpu [--out DIR] [--dry-run]` is a separate command: the CUDA training path
+measured in one process (benchmarks/gpu/; `python -m benchmarks gpu --help`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from benchmarks.suite import REGISTRY, markdown, run_benchmark, table
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gpu"]:  # its own command line: one process, no per-benchmark subprocesses
+        from benchmarks.gpu.cli import main as gpu_main
+
+        return gpu_main(argv[1:])
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0],
+                                epilog="The GPU benchmark is its own command: python -m benchmarks gpu --help")
     p.add_argument("names", nargs="*", metavar="NAME",
                    help=f"benchmarks to run (default: all): {', '.join(REGISTRY)}")
     p.add_argument("--repeat", type=int, default=None,

@@ -78,3 +78,124 @@ def test_recorder_step_timing_at_a_preset_shape():
     # A record step runs probe forwards and every group's measurement: it costs real CPU time, and more
     # than the optimizer's update of 0.68M parameters.
     assert t["micro"] > 0 and t["record"] > t["optimizer"] > 0
+
+
+# --- python -m benchmarks gpu ----------------------------------------------------------------------
+
+@pytest.mark.slow  # about 20 s on an idle machine, over a minute on a loaded one
+def test_gpu_dry_run_writes_every_part_with_sane_numbers(tmp_path):
+    """The GPU command's --dry-run: the same code on the CPU at the tiny shape, in a subprocess (it sets
+    process-wide torch flags and compiles); every part is there and its figures hang together."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from recorders import parse_spec
+
+    out = tmp_path / "gpu"
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "benchmarks", "gpu", "--dry-run", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    doc = json.loads((out / "gpu.json").read_text())
+    md = (out / "gpu.md").read_text()
+    assert set(doc["sections"]) == {"throughput", "recording", "numerics", "projection"}
+    assert all(s["status"] == "ok" for s in doc["sections"].values()), {k: s["message"] for k, s in doc["sections"].items()}
+    for name in doc["sections"]:
+        assert f"| {name} |" in md and f"\n{name} " in res.stdout  # the Markdown and the printed table
+    assert "Dry run" in md and doc["dry_run"] and doc["device"]["name"] == "CPU"
+
+    cases = {(c["precision"], c["compiled"]): c for c in doc["details"]["throughput"]["cases"]}
+    for key in [(p, c) for p in ("fp16", "bf16", "fp32") for c in (False, True)]:
+        tps = cases[key]["tokens_per_s"]
+        assert tps["ours"] > 0 and tps["ref"] > 0 and math.isfinite(cases[key]["ratio"]), key
+        assert all(math.isfinite(v) for v in cases[key]["final_loss"].values())
+    assert "CUDA" in cases[("tf32", False)]["skipped"]  # the CPU has no TF32: skipped, with the reason
+    assert doc["details"]["throughput"]["micro"] == 8  # doubling 4, 8: the dry run's whole step fits
+
+    rec = {r["metric"]: r for r in doc["sections"]["recording"]["rows"] if not r["case"].startswith("group")}
+    # Both overheads come from one record cost: their ratio is the ratio of record counts over the
+    # tiny plan's 300 steps (every=50: 0, 50, ..., 300; every=500: step 0 only).
+    assert rec["overhead at every=50"]["ours"] == pytest.approx(7 * rec["overhead at every=500"]["ours"])
+    groups = [r for r in doc["sections"]["recording"]["rows"] if r["case"].startswith("group")]
+    assert len(groups) == len(parse_spec("").what) and all(r["ours"] > 0 for r in groups)
+
+    num = doc["details"]["numerics"]["curves"]
+    assert set(num) == {"fp32", "fp16", "bf16"} and all(len(c["losses"]) == 6 for c in num.values())
+    assert num["fp16"]["agreement"]["within"] and num["bf16"]["agreement"]["within"]
+    inj = num["fp16"]["injected_inf"]
+    assert inj["ok"] and inj["weights_unchanged"] and inj["scale_after"] == inj["scale_before"] / 2
+
+    proj = {p["case"]: p for p in doc["details"]["projection"]["projections"]}
+    fp16 = cases[("fp16", False)]["tokens_per_s"]["ours"]
+    assert proj["fp16 eager"]["hours"] == pytest.approx(doc["shape"]["plan_tokens"] / fp16 / 3600)
+    assert proj["fp16 eager"]["usd"] == pytest.approx(2.5 * proj["fp16 eager"]["hours"])
+    assert proj["fp16 eager"]["t4_tokens_per_s"] is None  # the CPU is in no peak table
+
+
+def test_gpu_command_errors_are_one_line(capsys, tmp_path):
+    import torch
+
+    assert cli.main(["gpu", "--dry-run", "--budget", "0"]) == 2
+    assert cli.main(["gpu", "--usd-per-hour", "-1"]) == 2
+    if not torch.cuda.is_available():
+        assert cli.main(["gpu", "--out", str(tmp_path / "x")]) == 2
+        assert not (tmp_path / "x").exists()  # nothing written when nothing can run
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("error: ") for line in err) and len(err) == (2 if torch.cuda.is_available() else 3)
+
+
+def test_gpu_peak_table_mfu_and_t4_projection():
+    from benchmarks.gpu.peaks import T4, lookup, mfu, plan_cost, t4_tokens_per_s
+
+    names = {"Tesla T4": "T4", "NVIDIA A100-SXM4-80GB": "A100", "NVIDIA A10G": "A10G", "NVIDIA A10": "A10",
+             "NVIDIA H100 80GB HBM3": "H100 SXM", "NVIDIA H100 PCIe": "H100 PCIe", "NVIDIA H200": "H200 SXM",
+             "NVIDIA L4": "L4", "NVIDIA L40S": "L40S", "Tesla V100-SXM2-16GB": "V100 SXM2",
+             "NVIDIA GeForce RTX 4090": "RTX 4090"}
+    assert {n: lookup(n).name for n in names} == names
+    assert lookup("Some Future GPU") is None
+    h100 = lookup("NVIDIA H100 80GB HBM3")
+    # fp16 on a T4 at the same MFU: x 65 / 989; a T4 has no bf16 or TF32 to project to.
+    assert t4_tokens_per_s(989_000.0, h100, "fp16")[0] == pytest.approx(65_000.0)
+    assert t4_tokens_per_s(1.0, h100, "bf16")[0] is None and t4_tokens_per_s(1.0, None, "fp16")[0] is None
+    assert T4.peak("fp32") == 8.1
+    fpt = flops_per_token(SIZES["seedling"].config())
+    assert mfu(1e12 / fpt, fpt, 1.0) == pytest.approx(1.0)  # one TFLOP/s of model work on a 1 TFLOP/s device
+    assert plan_cost(7.2e9, 1e6, 0.5) == pytest.approx((2.0, 1.0))
+
+
+def test_gpu_budget_refuses_late_cases_and_attempt_turns_oom_into_a_reason():
+    import torch
+
+    from benchmarks.gpu.budget import Budget, attempt
+
+    b = Budget(100.0, {"a": 0.1, "b": 0.9})
+    assert b.refuse("a", 5.0) is None and "a budget" in b.refuse("a", 50.0) and b.refuse("b", 50.0) is None
+
+    def oom():
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    assert attempt(oom, torch.device("cpu")) == (None, "out of memory: OutOfMemoryError: CUDA out of memory. "
+                                                       "Tried to allocate 2.00 GiB")
+    with pytest.raises(ValueError):  # any other failure is a bug, not a skipped case...
+        attempt(lambda: int("x"), torch.device("cpu"))
+    res, reason = attempt(lambda: int("x"), torch.device("cpu"), any_error=True)  # ...except where asked
+    assert res is None and reason.startswith("failed: ValueError")
+
+
+def test_gpu_sync_sites_name_the_project_line_that_called():
+    import traceback
+
+    from benchmarks.gpu.recording import _site, sync_watch
+
+    def inner():
+        return _site(traceback.extract_stack())
+
+    site = inner()  # innermost project frame first, then its caller
+    assert site.startswith("tests/test_benchmarks.py:") and "(inner) <- tests/test_benchmarks.py:" in site
+    import torch
+
+    with sync_watch(torch.device("cpu")) as sites:  # a CPU has nothing to wait for
+        torch.ones(3).sum().item()
+    assert sites == {}

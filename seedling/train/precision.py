@@ -14,7 +14,7 @@ import torch
 
 from seedling.config import ConfigError
 
-__all__ = ["autocast", "make_scaler", "resolve_device", "resolve_precision"]
+__all__ = ["autocast", "make_scaler", "native_bf16", "resolve_device", "resolve_precision"]
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -26,15 +26,24 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def native_bf16() -> bool:
+    """True when the current GPU computes bf16 on tensor cores (compute capability 8.0, Ampere, and newer).
+
+    Not `torch.cuda.is_bf16_supported()`'s default, which also says yes on a T4 (7.5), where bf16
+    tensors exist but run emulated, without tensor cores: far slower than fp16 there.
+    """
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def resolve_precision(requested: str, device: torch.device) -> str:
-    """'auto' -> fp32 on CPU, bf16 on GPUs that support it, fp16 otherwise (the T4)."""
+    """'auto' -> fp32 on CPU, bf16 on GPUs with native bf16 (Ampere and newer), fp16 otherwise (the T4)."""
     if requested != "auto":
         if requested == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ConfigError("precision bf16 was requested but this GPU does not support it; use fp16")
         return requested
     if device.type != "cuda":
         return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if native_bf16() else "fp16"
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
