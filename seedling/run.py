@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from seedling.config import ConfigError, RunConfig
 from seedling.model import GPT
-from seedling.train import checkpoint as ckpt
+from seedling.train import checkpoint_io as ckpt
 
 __all__ = ["list_checkpoints", "load_run"]
 
