@@ -108,3 +108,12 @@ def test_kill_9_and_ctrl_c_leave_bit_identical_runs(tmp_path):
     r = kills.interruptions(Harness(tmp_path), kills=3, ctrl_c=1, seed=1)
     _held(r)
     assert r.extra["holes"] == r.extra["duplicates"] == 0
+
+
+def test_load_run_never_imports_the_training_loop():
+    import subprocess
+    import sys
+
+    code = "import sys, seedling; from seedling import load_run; print(sorted(m for m in sys.modules if 'train.' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "seedling.train.loop" not in out and "seedling.train.checkpoint_io" in out

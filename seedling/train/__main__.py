@@ -37,7 +37,6 @@ from seedling.data import DataError, prepare, synthetic
 from seedling.train import checkpoint_io as ckpt
 from seedling.train import distributed as ddp
 from seedling.train.budget import check_fits
-from seedling.train.checkpoint import read_run_id
 from seedling.train.lock import RunLock, RunLocked
 from seedling.train.loop import Trainer
 from seedling.train.metrics import read_metrics
@@ -147,7 +146,7 @@ def saved_config(run_dir: Path) -> RunConfig | None:
                               "(checkpoints/step_*.json holds the config) or choose a new --out") from None
     if not ckpt.list_steps(run_dir / "checkpoints"):
         return None
-    found = ckpt.latest_good(run_dir / "checkpoints", run_id=read_run_id(run_dir))
+    found = ckpt.latest_good(run_dir / "checkpoints", run_id=ckpt.read_run_id(run_dir))
     if found is None:
         return None  # the trainer sets the unverifiable ones aside and decides (train_one)
     log.warning("%s has no config.json; using the config of its newest verified checkpoint %s", run_dir, found[0].name)

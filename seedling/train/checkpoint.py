@@ -26,25 +26,13 @@ import torch
 from seedling.config import ConfigError, RunConfig, config_diff
 from seedling.train import checkpoint_io as ckpt
 from seedling.train import distributed as ddp
+from seedling.train.checkpoint_io import RUN_ID, read_run_id
 from seedling.train.optim import Schedule, lr_at
 from seedling.train.state import MAX_ROLLBACKS, RESUME_FREE_FIELDS, TrainingDiverged
 
-__all__ = ["Checkpoints", "read_run_id"]
+__all__ = ["Checkpoints"]
 
 log = logging.getLogger("seedling.train")
-
-RUN_ID = "run_id"
-
-
-def read_run_id(run_dir: Path) -> str | None:
-    """The run's identity from RUN_DIR/run_id, or None for a run written before run ids existed."""
-    path = Path(run_dir) / RUN_ID
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return text or None
-
 
 class Checkpoints:
     """Checkpoint bookkeeping of one `Trainer`: it reads and restores the trainer's parts."""

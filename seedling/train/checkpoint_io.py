@@ -52,6 +52,7 @@ __all__ = [
     "load_verified",
     "config_sha256",
     "prune",
+    "read_run_id",
     "remove_temporaries",
     "restore_rng",
     "save",
@@ -95,6 +96,18 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+RUN_ID = "run_id"  # RUN_DIR/run_id: the run's identity, written when it first trains
+
+
+def read_run_id(run_dir: Path) -> str | None:
+    """The run's identity from RUN_DIR/run_id, or None for a run written before run ids existed."""
+    try:
+        text = (Path(run_dir) / RUN_ID).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
 
 
 def config_sha256(config: Any) -> str:
