@@ -88,8 +88,9 @@ def check_store(store_path: str | Path, full_bytes: int = FULL_CHECK_BYTES) -> i
 
 
 def _arrays(name: str, group) -> dict:
+    """The arrays that grow with records (first dimension `step`); coordinates are written whole."""
     try:
-        return dict(group.arrays())
+        return {k: a for k, a in group.arrays() if tuple(getattr(a.metadata, "dimension_names", None) or ())[:1] == ("step",)}
     except Exception as err:  # noqa: BLE001
         raise StoreDamageError(f"group {name!r} is damaged: its arrays' metadata cannot be read ({err})") from None
 

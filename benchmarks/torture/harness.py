@@ -163,9 +163,9 @@ def holes_and_duplicates(steps: list[int], expected: list[int]) -> tuple[int, in
 
 def store_steps(run: Path, group: str) -> tuple[list[int], dict]:
     """Committed steps of a recorded group and its variables (numpy), read with the one reader rule."""
-    from recorders.store_read import committed_dataset
+    from workbench.store import read_group
 
-    ds = committed_dataset(str(run / "records.zarr"), group)
+    ds = read_group(str(run / "records.zarr"), group)
     return ds["step"].values.tolist(), {v: np.asarray(ds[v].values) for v in ds.data_vars}
 
 
