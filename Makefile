@@ -23,7 +23,7 @@ demo: setup
 
 # The dashboard over ./runs (http://127.0.0.1:8501); it only reads, so it can watch a run in progress.
 dashboard: setup
-	$(VENV)/bin/streamlit run dashboards/app.py -- --runs runs
+	$(PY) -m dashboards --runs runs
 
 test: setup
 	$(PY) -m ruff check .

@@ -1,5 +1,7 @@
 """Command line of the benchmark suite: `python -m benchmarks [NAME ...]` prints a table and writes JSON.
 
+`python -m benchmarks torture [--kills N]` runs the reliability torture script instead (benchmarks/torture/).
+
 Every figure is a ratio of ours to a reference measured side by side in one process, the median of
 several interleaved repetitions; each benchmark runs in a fresh process so its peak memory is its
 own. The machine's description is saved with the results. See benchmarks/RESULTS.md.
@@ -27,8 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.gpu.cli import main as gpu_main
 
         return gpu_main(argv[1:])
+    if argv[:1] == ["torture"]:  # not a ratio benchmark: the reliability torture script (issue #12)
+        from benchmarks.torture.__main__ import main as torture
+
+        return torture(argv[1:])
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0],
-                                epilog="The GPU benchmark is its own command: python -m benchmarks gpu --help")
+                                epilog="Two commands of their own: python -m benchmarks gpu --help, "
+                                       "python -m benchmarks torture --help")
     p.add_argument("names", nargs="*", metavar="NAME",
                    help=f"benchmarks to run (default: all): {', '.join(REGISTRY)}")
     p.add_argument("--repeat", type=int, default=None,

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[str, list[float]] = {"samples": [], "checkpoint": [], "step": []}
         for _ in range(args.repeats):
             for name, fn in (("samples", lambda: samples.on_checkpoint(trainer.state)),
-                             ("checkpoint", trainer.save_checkpoint), ("step", trainer.train_step)):
+                             ("checkpoint", trainer.checkpoints.save), ("step", trainer.train_step)):
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)

@@ -1,12 +1,15 @@
 """Seedling Workbench dashboard: navigation only; each page lives in dashboards/app_pages/.
 
-    streamlit run dashboards/app.py                 # runs under ./runs
-    streamlit run dashboards/app.py -- --runs DIR   # a run directory, or a directory of runs
+    python -m dashboards                            # runs under ./runs, on 127.0.0.1 only
+    python -m dashboards --runs DIR                 # a run directory, or a directory of runs
 
-The server binds to 127.0.0.1 (set in the repository's .streamlit/config.toml, read when streamlit
-is started from the repository root); pass --server.address to change it deliberately.
+The launcher binds 127.0.0.1 and turns usage statistics off wherever it is started. Started any
+other way, the app shows no run data while the server listens beyond this machine or reports
+usage statistics, unless SEEDLING_DASHBOARD_EXPOSE=1 says that is deliberate (dashboards/guard.py;
+`python -m dashboards --address 0.0.0.0 --expose` sets it).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +25,15 @@ if str(ROOT) not in sys.path:
 PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="Seedling Workbench", layout="wide")
+
+from dashboards.guard import EXPOSE_ENV, exposure_problem  # noqa: E402 (needs the sys.path entry above)
+
+problem = exposure_problem(st.get_option("server.address"), bool(st.get_option("browser.gatherUsageStats")),
+                           os.environ.get(EXPOSE_ENV) == "1")
+if problem:
+    st.error(f"Not showing any run: {problem}. Start the dashboard with `python -m dashboards` (this machine "
+             f"only, no usage statistics), or set {EXPOSE_ENV}=1 to expose it deliberately.")
+    st.stop()
 st.navigation({
     "Computational level": [st.Page(PAGES / "overview.py", title="Overview", url_path="overview", default=True)],
     "Implementation level": [st.Page(PAGES / "parameters.py", title="Parameters", url_path="parameters"),

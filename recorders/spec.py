@@ -100,6 +100,8 @@ def parse_spec(text: str | None) -> RecordSpec:
                 fields["seed"] = int(value)
             except ValueError:
                 raise ValueError(f"record spec: seed={value!r} is not an integer; {_HELP}") from None
+            if not 0 <= fields["seed"] < 2**32:  # numpy's seeds
+                raise ValueError(f"record spec: seed={value} is outside 0..{2**32 - 1}; {_HELP}")
         else:
             fields[key] = _positive_int(key, value)
     if fields.get("probe_len", 4) < 4:  # the induction stimulus needs a span of 2 repeated twice

@@ -178,28 +178,40 @@ class ZarrSide:
         """Cut every recorded group back to its commit marker; drop groups that committed nothing.
 
         Returns what each surviving recorded group holds, so the writer can go on appending.
-        Static groups that never finished (no `static` marker) are removed too; they are rewritten.
+        Static groups that never finished (no `static` marker, no steps) are removed; they are
+        rewritten. Recorded data is never deleted: a group with steps but no readable `committed`
+        marker is damage, reported and moved out of the store (`set_aside_group`); the run goes on
+        in a new group of that name. A step array that cannot be read is refused (StoreDamagedError).
         """
         return _run(self._recover())
 
     async def _recover(self) -> dict[str, GroupInfo]:
         infos: dict[str, GroupInfo] = {}
+        damaged: list[tuple[str, str]] = []
         async for name, group in self.root.groups():
-            if "committed" not in group.attrs:
-                if not group.attrs.get("static", False):
+            marker = group.attrs.get("committed")
+            if marker is None and not group.attrs.get("static", False):
+                if not await group.contains("step"):
                     log.warning("record store: removing static group %r left incomplete by an interrupted writer", name)
                     await self.root.delitem(name)
+                else:
+                    damaged.append((name, "it has recorded steps but no 'committed' marker"))
                 continue
-            committed = int(group.attrs["committed"])
+            if marker is None:
+                continue  # a finished static group
+            if isinstance(marker, bool) or not isinstance(marker, int) or marker < 0:
+                damaged.append((name, f"its 'committed' marker {marker!r} is not a record count"))
+                continue
+            committed = marker
             if committed == 0:
                 await self.root.delitem(name)  # may be half-created; append() creates it again
                 continue
             arrays = {var: arr async for var, arr in group.arrays() if _along_step(arr)}
             if "step" not in arrays:
-                raise StoreSchemaError(f"record store group {name!r} has a commit marker but no step array; it is damaged")
+                raise StoreDamagedError(f"record store group {name!r} has a commit marker but no step array; it is damaged")
             for var, arr in arrays.items():
                 if arr.shape[0] < committed:
-                    raise StoreSchemaError(
+                    raise StoreDamagedError(
                         f"record store group {name!r}: {var} has {arr.shape[0]} rows but {committed} are committed; "
                         "the store is damaged"
                     )
@@ -208,16 +220,45 @@ class ZarrSide:
                 log.info("record store: cutting %d arrays of %s back to %d committed rows", len(long), name, committed)
                 await asyncio.gather(*(arr.resize((committed, *arr.shape[1:])) for arr in long))
             self._groups[name], self._arrays[name], self._length[name] = group, arrays, committed
-            last = await arrays["step"].getitem(committed - 1)
+            steps = await _read_rows(name, "step", arrays["step"], 0, committed)
             infos[name] = GroupInfo(
                 shapes={v: tuple(a.shape[1:]) for v, a in arrays.items() if v != "step"},
                 dtypes={v: _numpy_dtype(a) for v, a in arrays.items() if v != "step"},
                 committed=committed,
-                last_step=int(last),
+                last_step=int(steps[-1]),
             )
+        for name, why in damaged:
+            where = set_aside_group(self.root.store, name)
+            log.warning("record store: group %r is damaged (%s); moved it, data intact, to %s; recording goes on "
+                        "in a new group %r", name, why, where, name)
         return infos
 
-    # -- recorded groups ----------------------------------------------------------------------------
+    def check_tail(self) -> None:
+        """Read back what the next appends build on: every committed step, and each array's last chunk.
+
+        A resumed writer rewrites the partly filled last chunk of every array; a truncated or garbage
+        chunk there would make the run train to its end and then fail at the flush. Steps must
+        increase strictly (a lost step chunk reads as zeros). Raises StoreDamagedError naming the
+        group, the variable and the rows, before any training."""
+        _run(self._check_tail())
+
+    async def _check_tail(self) -> None:
+        for name, arrays in self._arrays.items():
+            n = self._length[name]
+            if n == 0:
+                continue
+            steps = np.asarray(await _read_rows(name, "step", arrays["step"], 0, n))
+            bad = np.flatnonzero(np.diff(steps) <= 0)
+            if bad.size:
+                i = int(bad[0])
+                raise StoreDamagedError(f"record store group {name!r} is damaged: its steps do not increase at rows "
+                                        f"{i}..{i + 1} ({int(steps[i])}, {int(steps[i + 1])}); a step chunk was lost "
+                                        "or overwritten")
+            for var, arr in arrays.items():
+                start = (n - 1) // arr.chunks[0] * arr.chunks[0]
+                await _read_rows(name, var, arr, start, n, steps)
+
+    # -- recorded groups ---    # -- recorded groups ----------------------------------------------------------------------------
 
     def create_group(
         self,
@@ -301,6 +342,7 @@ class ZarrSide:
             async for name, group in self.root.groups():
                 if "committed" not in group.attrs:
                     await self.root.delitem(name)
+        await self._check_tail()  # before any training appends to what is left
         return out
 
     # -- static groups --------------------------------------------------------------------------------
@@ -323,6 +365,40 @@ class ZarrSide:
         for var, value in values.items():
             await _write_whole(group, var, value, meta[var])
         await group.update_attributes({"static": True})  # written last: the static group's commit marker
+
+
+class StoreDamagedError(StoreError):
+    """Recorded data that cannot be read back as written; the message names the group and the damage."""
+
+
+async def _read_rows(group: str, var: str, arr: AsyncArray, start: int, stop: int, steps: Any = None) -> Any:
+    """Rows [start, stop) of `arr`, or StoreDamagedError naming the rows (and their steps) that failed."""
+    try:
+        return await arr.getitem(slice(start, stop))
+    except Exception as err:  # noqa: BLE001 - codecs raise many kinds for a torn or garbage chunk
+        span = f" (steps {int(steps[start])}..{int(steps[stop - 1])})" if steps is not None else ""
+        raise StoreDamagedError(f"record store group {group!r} is damaged: {var} rows {start}..{stop - 1}{span} "
+                                f"cannot be read ({type(err).__name__}: {err}); restore the store from a copy, or "
+                                "record into a new run directory") from None
+
+
+def set_aside_group(store: Any, name: str) -> str:
+    """Move damaged group `name` out of a local store, whole, to STORE.damaged/NAME-N; returns where.
+
+    Moved rather than renamed within the store, so readers of the store never meet it; the moved
+    directory is still a Zarr group (open it with zarr.open_group). Other stores: StoreDamagedError."""
+    root = getattr(store, "root", None)
+    if root is None:
+        raise StoreDamagedError(f"record store group {name!r} is damaged (no readable 'committed' marker) and this "
+                                "store cannot move it aside; copy the store and remove the group by hand")
+    root = Path(root)
+    dest_dir = root.parent / f"{root.name}.damaged"
+    dest_dir.mkdir(exist_ok=True)
+    n = 1
+    while (dest := dest_dir / f"{name}-{n}").exists():
+        n += 1
+    (root / name).rename(dest)
+    return str(dest)
 
 
 async def _write_whole(group: AsyncGroup, var: str, value: Any, meta: VarMeta) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import typing
 from dataclasses import dataclass, field, fields, replace
@@ -36,6 +37,9 @@ __all__ = [
     "config_diff",
     "preset",
 ]
+
+
+SEED_MAX = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -123,6 +127,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         _positive(self, "micro_batch_size", "grad_accum", "eval_every", "eval_batches", "checkpoint_every", "keep_last", "bad_step_patience")
+        _seed("train.seed", self.seed)
         for name in ("max_steps", "max_tokens"):
             v = getattr(self, name)
             if v is not None and v <= 0:
@@ -164,6 +169,7 @@ class DataConfig:
             raise ConfigError(f"data.max_bytes={self.max_bytes} must be positive or unset")
         if not self.source:
             raise ConfigError("data.source is empty; use 'builtin', a path, 'hf:NAME' or 'synthetic:KIND'")
+        _seed("data.split_seed", self.split_seed)
 
 
 @dataclass(frozen=True)
@@ -304,6 +310,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     if base is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}={value!r} is not a number")
+        if not math.isfinite(value):  # NaN or inf would poison training and cannot be written to JSON
+            raise ConfigError(f"{key}={value!r} is not a finite number")
         return float(value)
     if base is str:
         return str(value)
@@ -338,6 +346,12 @@ def _positive(obj: Any, *names: str) -> None:
         v = getattr(obj, n)
         if v <= 0:
             raise ConfigError(f"{sec}.{n}={v} must be a positive integer")
+
+
+def _seed(key: str, value: int) -> None:
+    """Seeds go to numpy, which accepts 0 .. 2**32 - 1 only."""
+    if not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{key}={value} is outside 0..{SEED_MAX} (the seeds numpy accepts)")
 
 
 def _choice(obj: Any, name: str, accepted: tuple[str, ...]) -> None:

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import torch
 
+from seedling.cliutil import OneLineParser
 from seedling.model import GPT
 from seedling.tokenizer import EOT
-from seedling.train.checkpoint import CheckpointError
+from seedling.train.checkpoint_io import CheckpointError
 
 __all__ = ["hf_config", "hf_state_dict", "save_hf_tokenizer", "to_hf", "main"]
 
@@ -128,13 +129,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path, step: int | None = None
     return out_dir
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose usage errors are one line on stderr with exit status 2 (no usage dump)."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="python -m seedling.export",
@@ -150,6 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+RUN_MARKERS = ("checkpoints", "metrics.jsonl", "records.zarr")  # what only a training run directory holds
+
+
+def _refuse_run_directory(out: Path, run_dir: Path) -> None:
+    """ValueError when OUT_DIR is, holds or lies inside a training run: exporting there (even with --force)
+    would overwrite the run's own config.json. Checked two levels down (runs/NAME/seedN)."""
+    target = out.resolve()
+    if target == run_dir.resolve() or run_dir.resolve() in target.parents:
+        raise ValueError(f"{out} is (inside) the run directory {run_dir}; export into a directory of its own")
+    if not target.is_dir():
+        return
+    for d in [target, *target.glob("*"), *target.glob("*/*")]:
+        if d.is_dir() and any((d / m).exists() for m in RUN_MARKERS):
+            raise ValueError(f"{out} holds a training run ({d}); export into a directory of its own, never into runs")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -159,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--to {args.to!r} is not a known format; accepted: {', '.join(FORMATS)}")
         if not (Path(args.run_dir) / "config.json").is_file():
             raise ValueError(f"{args.run_dir} is not a run directory (no config.json); give the directory a training run wrote")
+        _refuse_run_directory(out, Path(args.run_dir))
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.force)):
             raise ValueError(f"{out} already exists and is not an empty directory; choose another OUT_DIR or pass --force")
         export_run(args.run_dir, out, step=args.step, to=args.to)

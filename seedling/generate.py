@@ -19,11 +19,11 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from seedling.export import OneLineParser
+from seedling.cliutil import OneLineParser
 from seedling.run import list_checkpoints, load_run
 from seedling.sampling import check_sampling_args, generate
 from seedling.tokenizer import EOT
-from seedling.train.checkpoint import CheckpointError
+from seedling.train.checkpoint_io import CheckpointError
 from seedling.train.precision import resolve_device
 
 __all__ = ["DEFAULT_PROMPTS", "SWEEP", "Settings", "generate_text", "main"]

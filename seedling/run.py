@@ -1,7 +1,7 @@
 """Open a finished (or running) training run: `load_run(run_dir, step=None)` -> (model, tokenizer, config).
 
 The run directory layout is in docs/run_dir.md. Checkpoints are verified against their SHA-256
-sidecar before loading and loaded with `torch.load(weights_only=True)`; the model comes back on
+sidecar (and must agree with it on the step, the config and the run's identity) before loading and loaded with `torch.load(weights_only=True)`; the model comes back on
 the CPU in eval mode.
 
     model, tokenizer, cfg = load_run("runs/demo")            # newest verified checkpoint
@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from seedling.config import ConfigError, RunConfig
 from seedling.model import GPT
-from seedling.train import checkpoint as ckpt
+from seedling.train import checkpoint_io as ckpt
 
 __all__ = ["list_checkpoints", "load_run"]
 
@@ -45,8 +45,9 @@ def load_run(run_dir: str | Path, step: int | None = None) -> tuple[GPT, Tokeniz
     if not steps:
         raise ConfigError(f"{run_dir} holds no checkpoints yet")
     ckpt_dir = run_dir / "checkpoints"
+    run_id = ckpt.read_run_id(run_dir)  # a checkpoint copied in from another run is refused
     if step is None:
-        found = ckpt.latest_good(ckpt_dir)
+        found = ckpt.latest_good(ckpt_dir, run_id=run_id)
         if found is None:
             raise ckpt.CheckpointError(f"none of the checkpoints in {ckpt_dir} verifies (steps {_fmt(steps)})")
         path, payload, _ = found
@@ -54,7 +55,7 @@ def load_run(run_dir: str | Path, step: int | None = None) -> tuple[GPT, Tokeniz
         if step not in steps:
             raise ConfigError(f"{run_dir} has no checkpoint for step {step}; available steps: {_fmt(steps)}")
         path = ckpt.checkpoint_path(ckpt_dir, step)
-        payload, _ = ckpt.load_verified(path)
+        payload, _ = ckpt.load_verified(path, run_id)
     cfg = RunConfig.from_dict(payload.get("config") or json.loads(cfg_path.read_text()))
     model = GPT(cfg.model)
     model.load_state_dict(payload["model"])

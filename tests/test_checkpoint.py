@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seedling.train import checkpoint as ckpt
+from seedling.train import checkpoint_io as ckpt
 
 
 def _payload(step: int) -> dict:

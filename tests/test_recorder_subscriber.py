@@ -22,7 +22,7 @@ def fit(run_dir, steps, record, url=None, resume=False):
     data = prepare(cfg, run_dir)
     trainer = Trainer(cfg, run_dir, data)
     if resume:
-        assert trainer.resume()
+        assert trainer.checkpoints.resume()
     trainer.subscribe(Recorder(record, run_dir, url=url, data=data))
     trainer.fit()
     return trainer

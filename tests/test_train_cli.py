@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from seedling.train import checkpoint as ckpt
+from seedling.train import checkpoint_io as ckpt
 from seedling.train.__main__ import build_parser, main
 from seedling.train.metrics import read_metrics
 from tests.train_util import REPO, TINY, cli_args, env, one_thread, run_cli

@@ -9,7 +9,7 @@ from seedling import load_run
 from seedling.config import ConfigError
 from seedling.data import prepare
 from seedling.train import EVENTS, Trainer
-from seedling.train import checkpoint as ckpt
+from seedling.train import checkpoint_io as ckpt
 from seedling.train.metrics import read_metrics
 from tests.train_util import one_thread, tiny_config
 
@@ -140,16 +140,16 @@ def test_resume_refuses_changed_config_and_init_from_starts_fresh(tmp_path):
     tr.fit()
     changed = _trainer(a, ["train.max_steps=5", "train.lr=1e-2"])
     with pytest.raises(ConfigError, match=r"train.lr: 0.003 -> 0.01"):
-        changed.resume()
+        changed.checkpoints.resume()
     b = tmp_path / "b"
     ft = _trainer(b, ["train.max_steps=3", "train.lr=1e-4", "train.min_lr=1e-5", "data.source=synthetic:induction"])
-    ft.init_from(a)
+    ft.checkpoints.init_from(a)
     assert torch.equal(ft.model.wte.weight, tr.model.wte.weight) and ft.state.step == 0 and not ft.optimizer.state
     ft.fit()
     assert read_metrics(b / "metrics.jsonl", "step")[-1]["step"] == 3
     wide = _trainer(tmp_path / "c", ["model.d_model=64"])
     with pytest.raises(ConfigError, match="model.d_model"):
-        wide.init_from(a)
+        wide.checkpoints.init_from(a)
 
 
 def test_load_run(tmp_path):
@@ -170,7 +170,7 @@ def test_resume_skips_a_corrupt_latest_checkpoint(tmp_path):
     latest = ckpt.checkpoint_path(tmp_path / "checkpoints", 7)
     latest.write_bytes(latest.read_bytes()[:-100])  # truncated, as by a full disk outside our control
     tr = _trainer(tmp_path, ["train.max_steps=7"])
-    assert tr.resume() and tr.state.step == 5
+    assert tr.checkpoints.resume() and tr.state.step == 5
     (bad,) = read_metrics(tmp_path / "metrics.jsonl", "checkpoint_corrupt")
     assert bad["file"] == "step_0000007.pt" and "SHA-256" in bad["reason"]
     assert max(r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "step")) == 5  # cut back to the resume

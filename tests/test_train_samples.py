@@ -9,7 +9,7 @@ import torch
 
 from seedling.data import prepare
 from seedling.train.__main__ import main
-from seedling.train.checkpoint import list_steps
+from seedling.train.checkpoint_io import list_steps
 from seedling.train.loop import Trainer
 from seedling.train.metrics import read_metrics
 from seedling.train.samples import FILE, CheckpointSamples, SampleSettings, prompts_from_tokens, read_samples
@@ -23,7 +23,7 @@ def fit(run_dir, samples: bool, resume: bool = False) -> Trainer:
     data = prepare(cfg, run_dir)
     trainer = Trainer(cfg, run_dir, data)
     if resume:
-        assert trainer.resume()
+        assert trainer.checkpoints.resume()
     if samples:
         trainer.subscribe(CheckpointSamples(run_dir, data))
     with one_thread():

@@ -83,16 +83,21 @@ def test_open_runs_expands_seed_directories(tmp_path):
 
 def test_checkpoint_spectra_from_a_torch_checkpoint(tmp_path):
     torch = pytest.importorskip("torch")
+    from seedling.train import checkpoint_io as ckpt
     run_dir = make_run(tmp_path / "r")
     (run_dir / "checkpoints").mkdir()
     g = torch.Generator().manual_seed(0)
     for step in (100, 200):
         state = {"blocks.0.attn.qkv.weight": torch.randn(48, 16, generator=g), "wte.weight": torch.randn(64, 16, generator=g),
                  "blocks.0.ln1.bias": torch.zeros(16)}
-        torch.save({"model": state, "step": step}, run_dir / "checkpoints" / f"step_{step:07d}.pt")
+        payload = {"format": 1, "model": state, "optimizer": {}, "scaler": {}, "schedule": {}, "step": step,
+                   "tokens": 0, "rng": [], "data": [], "guard": {}, "config": {}}
+        ckpt.save(ckpt.checkpoint_path(run_dir / "checkpoints", step), payload, {})  # the writer the loop uses
+    torch.save({"model": state, "step": 300}, run_dir / "checkpoints" / "step_0000300.pt")  # no sidecar: never read
     run = wb.open_run(run_dir)
-    assert [c.step for c in run.checkpoints] == [100, 200]
+    assert [c.step for c in run.checkpoints] == [100, 200, 300]
     df = wb.spectra_over_checkpoints(run.checkpoints)
+    assert set(df["step"]) == {100, 200} and len(df.attrs["skipped"]) == 1 and "sidecar" in df.attrs["skipped"][0]
     assert set(df["matrix"]) == {"blocks.0.attn.W_Q", "blocks.0.attn.W_K", "blocks.0.attn.W_V", "wte.weight"}
     row = df[(df.step == 100) & (df.matrix == "wte.weight")].iloc[0]
     s = np.linalg.svd(torch.load(run_dir / "checkpoints" / "step_0000100.pt")["model"]["wte.weight"].numpy(),

@@ -9,11 +9,27 @@ import sys
 from workbench.errors import WorkbenchError
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line plus a pointer to --help, not a usage dump (exit status 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _checked(runs: list) -> list:
+    """The runs, after their record stores pass `workbench.integrity.check_store` (else StoreDamageError)."""
+    from workbench.integrity import check_store
+
+    for run in runs:
+        check_store(run.store_path)
+    return runs
+
+
 def _report(args: argparse.Namespace) -> int:
     from workbench.report import write_report
     from workbench.run import open_runs
 
-    runs = open_runs(args.run_dirs)
+    runs = _checked(open_runs(args.run_dirs))
     path = write_report(runs, args.out, bootstrap=not args.fast, spectra=not args.no_spectra)
     print(f"wrote {path} ({len(runs)} run(s))")
     return 0
@@ -23,7 +39,7 @@ def _export(args: argparse.Namespace) -> int:
     from workbench.export import export_run
     from workbench.run import open_run
 
-    paths = export_run(open_run(args.run_dir), args.format, args.out)
+    paths = export_run(_checked([open_run(args.run_dir)])[0], args.format, args.out)
     for p in paths:
         print(p)
     return 0
@@ -33,16 +49,17 @@ def _summary(args: argparse.Namespace) -> int:
     from workbench.findings import find, summary_text
     from workbench.run import open_run
 
-    run = open_run(args.run_dir)
+    run = _checked([open_run(args.run_dir)])[0]
     print(summary_text(run, find(run, method="delta" if args.fast else "bootstrap")))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="workbench", description="Analyses of recorded Seedling training runs "
+    p = _OneLineParser(prog="workbench", description="Analyses of recorded Seedling training runs "
                                 "(formulas and citations: docs/analyses.md).")
     p.add_argument("-v", "--verbose", action="store_true", help="log what each analysis does (to stderr)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{report,export,summary}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,export,summary}",
+                           parser_class=_OneLineParser)
 
     r = sub.add_parser("report", help="write a self-contained HTML report of one or more runs",
                        description="Write a self-contained HTML report (Plotly figures, tables, methods with citations). "
@@ -76,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (WorkbenchError, FileNotFoundError, PermissionError) as e:
+    except (WorkbenchError, OSError) as e:
         print(f"workbench {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -77,6 +77,8 @@ def export_run(run: RunData, fmt: str, out_dir: str | Path) -> list[Path]:
     if fmt not in FORMATS:
         raise WorkbenchError(f"format {fmt!r} is not supported; choose one of {', '.join(FORMATS)}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise WorkbenchError(f"--out {out} is a file; give a directory to write the tables into")
     out.mkdir(parents=True, exist_ok=True)
     tables = {"metrics": tidy_metrics(run)}
     for g in run.groups:

@@ -176,7 +176,8 @@ def _spectral_section(run: RunData, max_checkpoints: int = 6) -> str:
                      for m, g in df.groupby("matrix")])
     table = df[df["step"] == df["step"].max()][["matrix", "sigma_max", "stable_rank", "effective_rank", "alpha",
                                                  "alpha_se", "n_tail"]]
-    return _fig(fig, "Heavy-tail exponent alpha of weight matrices", ylab="alpha") + _table(table)
+    skipped = "".join(_note(f"skipped (failed verification, not used): {why}") for why in df.attrs.get("skipped", []))
+    return _fig(fig, "Heavy-tail exponent alpha of weight matrices", ylab="alpha") + _table(table) + skipped
 
 
 def _reliability_section(runs: list[RunData]) -> str:
@@ -251,8 +252,15 @@ def build_report(runs: list[RunData], bootstrap: bool = True, spectra: bool = Tr
 def write_report(runs: list[RunData], out: str | Path, bootstrap: bool = True, spectra: bool = True) -> Path:
     """Build the report and write it to ``out`` (written to a temporary file first, so a failure loses nothing)."""
     out = Path(out)
+    if out.is_dir():
+        raise WorkbenchError(f"--out {out} is a directory; give the path of the HTML file to write, e.g. {out / 'report.html'}")
+    if not out.parent.is_dir():
+        raise WorkbenchError(f"--out {out}: the directory {out.parent} does not exist")
     text = build_report(runs, bootstrap=bootstrap, spectra=spectra)
     tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)  # after a failed rename: no half-written temporary is left behind
     return out

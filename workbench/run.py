@@ -108,7 +108,10 @@ class RunData:
             if not m:
                 continue
             side = p.with_suffix(".json")
-            sidecar = json.loads(side.read_text()) if side.exists() else {}
+            try:  # an unreadable sidecar reads as none; the verified loader then refuses the file
+                sidecar = json.loads(side.read_text()) if side.exists() else {}
+            except (OSError, ValueError):
+                sidecar = {}
             out.append(Checkpoint(int(m.group(1)), p, sidecar))
         return sorted(out, key=lambda c: c.step)
 

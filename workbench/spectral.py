@@ -85,19 +85,33 @@ def spectral_summary(W) -> dict:
     return out
 
 
+class UnverifiedCheckpointError(WorkbenchError):
+    """A checkpoint that fails verification (hash, sidecar, step or run identity): never read."""
+
+
 def load_weights(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a checkpoint's parameters as numpy arrays (``.safetensors``, or ``.pt`` with torch imported here only)."""
+    """A checkpoint's parameters as numpy arrays, read only after it verifies.
+
+    Every checkpoint goes through seedling's one verified loader (`seedling.train.checkpoint_io`:
+    the SHA-256 in the JSON sidecar, then step, config and run identity; `.pt` files are loaded
+    with `weights_only=True`). One that fails raises UnverifiedCheckpointError. torch is imported
+    here only, so `import workbench` stays torch-free.
+    """
     path = Path(path)
     if not path.exists():
         raise WorkbenchError(f"checkpoint {path} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.numpy import load_file
+    from seedling.train import checkpoint_io as ckpt  # lazily: imports torch
 
-        return dict(load_file(str(path)))
-    import torch  # lazily: `import workbench` stays torch-free
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.numpy import load_file
 
-    obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    state = obj.get("model", obj) if isinstance(obj, dict) else obj
+            ckpt.verify(path)
+            return dict(load_file(str(path)))
+        obj, _side = ckpt.load_verified(path)
+    except ckpt.CheckpointError as e:
+        raise UnverifiedCheckpointError(str(e)) from None
+    state = obj.get("model", obj)
     if not isinstance(state, dict):
         raise WorkbenchError(f"{path} holds no state dict (expected a dict of tensors, or one under 'model')")
     return {k: v.float().numpy() for k, v in state.items() if hasattr(v, "numpy")}
@@ -124,8 +138,22 @@ def checkpoint_spectra(path: str | Path, include: str = r".*weight$") -> pd.Data
 
 
 def spectra_over_checkpoints(checkpoints, include: str = r".*weight$") -> pd.DataFrame:
-    """:func:`checkpoint_spectra` for each ``workbench.run.Checkpoint``, with a ``step`` column."""
-    frames = [checkpoint_spectra(c.path, include).assign(step=c.step) for c in checkpoints]
+    """:func:`checkpoint_spectra` for each ``workbench.run.Checkpoint``, with a ``step`` column.
+
+    Checkpoints that fail verification are skipped with a warning; their reasons are listed in
+    ``df.attrs["skipped"]``. None left: WorkbenchError.
+    """
+    frames, skipped = [], []
+    for c in checkpoints:
+        try:
+            frames.append(checkpoint_spectra(c.path, include).assign(step=c.step))
+        except UnverifiedCheckpointError as e:
+            log.warning("skipping %s: %s", c.path, e)
+            skipped.append(str(e))
     if not frames:
-        raise WorkbenchError("the run has no checkpoints; train with checkpointing on (checkpoints/step_*.pt)")
-    return pd.concat(frames, ignore_index=True)
+        why = f": {len(skipped)} failed verification ({skipped[0]})" if skipped else ""
+        raise WorkbenchError(f"no verified checkpoint to compute weight spectra from{why}; "
+                             "train with checkpointing on (checkpoints/step_*.pt with their .json sidecars)")
+    df = pd.concat(frames, ignore_index=True)
+    df.attrs["skipped"] = skipped
+    return df

@@ -9,19 +9,19 @@ run with the same source, split and tokenizer) and prints one line per number.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
 from pathlib import Path
 
+from seedling.cliutil import OneLineParser
 from seedling.config import ConfigError, preset
 from seedling.data.errors import DataError
 from seedling.data.prepare import prepare
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seedling.data", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m seedling.data", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="builtin", help="source: builtin, a .txt/.md/.jsonl file or folder, hf:NAME[:CONFIG], synthetic:KIND")
     parser.add_argument("--vocab", type=int, default=2048, help="largest vocabulary the tokenizer may have (model.d_vocab)")
     parser.add_argument("--n-ctx", type=int, default=128, help="context length, for the count of training windows")

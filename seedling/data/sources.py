@@ -159,25 +159,38 @@ def _local_source(path: Path, text_field: str) -> TextSource:
 def read_text_file(path: Path, text_field: str = "text") -> Iterator[str]:
     """The non-empty documents of one .txt, .md or .jsonl file (see the module docstring)."""
     if path.suffix.lower() == ".jsonl":
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{lineno} is not valid JSON ({e.msg}); a .jsonl file has one JSON object per line") from None
-                if not isinstance(record, dict) or text_field not in record:
-                    keys = sorted(record) if isinstance(record, dict) else type(record).__name__
-                    raise DataError(f"{path}:{lineno} has no field {text_field!r} (found {keys}); set data.text_field")
-                text = str(record[text_field])
-                if text.strip():
-                    yield text
+        try:
+            yield from _jsonl_documents(path, text_field)
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start} of a line); convert it "
+                            "to UTF-8 or remove it from the corpus") from None
         return
-    text = path.read_text(encoding="utf-8", errors="replace")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not UTF-8 text (byte {e.start} of {len(raw):,} cannot be decoded); convert it, "
+                        f"e.g. iconv -f latin1 -t utf-8, or remove it from the corpus") from None
     for doc in _SEPARATOR.split(text):
         if doc.strip():
             yield doc.strip("\n")
+
+
+def _jsonl_documents(path: Path, text_field: str) -> Iterator[str]:
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{lineno} is not valid JSON ({e.msg}); a .jsonl file has one JSON object per line") from None
+            if not isinstance(record, dict) or text_field not in record:
+                keys = sorted(record) if isinstance(record, dict) else type(record).__name__
+                raise DataError(f"{path}:{lineno} has no field {text_field!r} (found {keys}); set data.text_field")
+            text = str(record[text_field])
+            if text.strip():
+                yield text
 
 
 # --- Hugging Face hub ----------------------------------------------------------------------------

@@ -9,15 +9,21 @@ This is the one place where parts are composed: the config is resolved, the data
     torchrun --nproc_per_node=2 -m seedling.train --out runs/ddp      # DistributedDataParallel
 
 A run directory that already holds checkpoints of the same config is resumed; one with a
-different config is refused, listing the fields that differ. Exit status: 0 done, 2 a usage or
+different config is refused, listing the fields that differ. One training at a time per run
+directory (RUN_DIR/.lock). Checkpoints that fail verification are set aside in
+checkpoints/rejected/ and the run resumes from the newest one that verifies; a run directory whose
+config.json was lost is resumed with the config its newest verified checkpoint carries; nothing
+already trained is ever silently trained again from step 0. Exit status: 0 done, 2 a usage or
 configuration error (one line on stderr), 130 interrupted (a checkpoint was saved first), 1 other.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -25,21 +31,25 @@ from typing import Any
 
 import torch
 
+from seedling.cliutil import OneLineParser
 from seedling.config import ConfigError, RunConfig, _read_toml, apply_overrides, config_diff, preset
 from seedling.data import DataError, prepare, synthetic
-from seedling.train import checkpoint as ckpt
+from seedling.train import checkpoint_io as ckpt
 from seedling.train import distributed as ddp
+from seedling.train.budget import check_fits
+from seedling.train.lock import RunLock, RunLocked
 from seedling.train.loop import Trainer
+from seedling.train.metrics import read_metrics
 from seedling.train.precision import resolve_device
 from seedling.train.progress import ProgressBar, setup_logging
 from seedling.train.samples import CheckpointSamples
-from seedling.train.state import RESUME_FREE_FIELDS, TrainingDiverged
+from seedling.train.state import RESUME_FREE_FIELDS, SecondInterrupt, TrainingDiverged
 
 log = logging.getLogger("seedling.train")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m seedling.train", description=__doc__.split("\n\n")[0],
+    p = OneLineParser(prog="python -m seedling.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="Run directory layout: docs/run_dir.md. All flags: docs/cli.md.")
     p.add_argument("--preset", help="starting configuration: tiny (default for a new run), small or seedling")
@@ -74,8 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, bool]:
     """(config, resume?) from the flags and what RUN_DIR already holds."""
-    saved_path = run_dir / "config.json"
-    saved = RunConfig.from_dict(json.loads(saved_path.read_text())) if saved_path.is_file() else None
+    saved = saved_config(run_dir)
     fresh = False  # the config starts from a preset (not a saved run), so a synthetic source may size the model
     if saved is not None and not (args.preset or args.config):
         cfg = saved  # re-running a run directory: its own config, plus any overrides given now
@@ -113,7 +122,43 @@ def resolve_config(args: argparse.Namespace, run_dir: Path) -> tuple[RunConfig, 
         return cfg, True
     if args.resume:
         raise ConfigError(f"--resume: {run_dir} holds no checkpoints to resume from")
+    trained = trained_steps(run_dir)
+    if trained:
+        raise ConfigError(f"{run_dir} records {trained} trained steps in metrics.jsonl but holds no checkpoint to "
+                          "resume from; choose a new --out (or move that directory aside) rather than train it again")
     return cfg, False
+
+
+def saved_config(run_dir: Path) -> RunConfig | None:
+    """The run directory's config: config.json, else (when it was lost) the newest verified checkpoint's.
+
+    None for a directory that holds no run yet. A config.json that does not parse is a ConfigError:
+    it is never silently replaced."""
+    path = run_dir / "config.json"
+    if path.is_file():
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise ValueError("not a JSON object")
+            return RunConfig.from_dict(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path} is not a valid run config ({e}); restore it from a checkpoint's sidecar "
+                              "(checkpoints/step_*.json holds the config) or choose a new --out") from None
+    if not ckpt.list_steps(run_dir / "checkpoints"):
+        return None
+    found = ckpt.latest_good(run_dir / "checkpoints", run_id=ckpt.read_run_id(run_dir))
+    if found is None:
+        return None  # the trainer sets the unverifiable ones aside and decides (train_one)
+    log.warning("%s has no config.json; using the config of its newest verified checkpoint %s", run_dir, found[0].name)
+    return RunConfig.from_dict(found[1]["config"])
+
+
+def trained_steps(run_dir: Path) -> int:
+    """The last optimizer step metrics.jsonl records as trained (0: none, or no file)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return 0
+    return max((int(r.get("step") or 0) for r in read_metrics(path, "step")), default=0)
 
 
 def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> int:
@@ -125,10 +170,21 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
         except ValueError as e:
             raise ConfigError(f"--record {args.record!r}: {e}") from None
     _make_run_dir(run_dir)
+    main_rank = os.environ.get("RANK", "0") == "0"  # torchrun's; the process group is joined later
+    with RunLock(run_dir) if main_rank else contextlib.nullcontext():
+        return _train_locked(args, run_dir, seed_offset)
+
+
+def _train_locked(args: argparse.Namespace, run_dir: Path, seed_offset: int) -> int:
+    if os.environ.get("RANK", "0") == "0":
+        removed = ckpt.remove_temporaries(run_dir / "checkpoints")
+        if removed:
+            log.info("removed %d temporary files left by interrupted checkpoint writes", removed)
     cfg, resume = resolve_config(args, run_dir)
     if seed_offset:
         cfg = apply_overrides(cfg, {"train.seed": cfg.train.seed + seed_offset})
     device = resolve_device(cfg.train.device)
+    check_fits(cfg, device)
     dist = ddp.init(device.type)
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
@@ -139,12 +195,14 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
     try:
         data = _prepare_in_rank_order(prepare, cfg, run_dir, dist)
         trainer = Trainer(cfg, run_dir, data, dist=dist, device=device)
-        if resume:
-            if not trainer.resume():
-                raise ckpt.CheckpointError(f"{run_dir}/checkpoints holds no checkpoint that verifies; "
-                                           "see train.log for why each was rejected")
-        elif args.init_from:
-            trainer.init_from(Path(args.init_from))
+        if resume and not trainer.checkpoints.resume():
+            _start_over_or_refuse(run_dir)
+            resume = False
+        if not resume:
+            if trainer.metrics is not None:
+                trainer.metrics.truncate_after(-1)  # what a run killed at step 0 left: it is written again
+            if args.init_from:
+                trainer.checkpoints.init_from(Path(args.init_from))
         if dist.is_main and not args.quiet:
             trainer.subscribe(ProgressBar(trainer.total_steps))
         if dist.is_main and args.samples == "on":
@@ -159,12 +217,24 @@ def train_one(args: argparse.Namespace, run_dir: Path, seed_offset: int = 0) -> 
             trainer.subscribe(recorder)
         trainer.fit()
         clean = True
-        return 130 if trainer._stop_requested else 0
+        return 130 if trainer.stop_requested else 0
     finally:
         ddp.shutdown(dist, clean)
         for h in handlers:
             logging.getLogger("seedling").removeHandler(h)
             h.close()
+
+
+def _start_over_or_refuse(run_dir: Path) -> None:
+    """No checkpoint verified (each was set aside): start afresh only if nothing past step 0 was trained."""
+    trained = trained_steps(run_dir)
+    if trained:
+        raise ckpt.CheckpointError(
+            f"no checkpoint in {run_dir}/checkpoints verifies (each was set aside in checkpoints/rejected/ with the "
+            f"reason) and metrics.jsonl records {trained} trained steps; not training them again from step 0: "
+            "choose a new --out, or move the directory aside")
+    log.warning("no checkpoint in %s/checkpoints verifies (set aside in checkpoints/rejected/) and no step was "
+                "trained yet; starting from step 0", run_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,14 +253,23 @@ def main(argv: list[str] | None = None) -> int:
                     break
             return max(codes)
         return train_one(args, out)
-    except (ConfigError, DataError) as e:
+    except (ConfigError, DataError, RunLocked) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (ckpt.CheckpointError, TrainingDiverged, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except ValueError as e:  # the record store's refusals (recorders.StoreError: a damaged or foreign store)
+        if not type(e).__module__.startswith("recorders."):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SecondInterrupt:
         print("error: aborted by a second Ctrl-C; the last saved checkpoint is intact", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("error: interrupted before training started; nothing was trained (run the same command to start)",
+              file=sys.stderr)
         return 130
 
 

@@ -1,255 +1,217 @@
-"""Checkpoint files: atomic writes, a JSON sidecar with a SHA-256, verification before every load.
+"""A run's checkpoints: save, resume, `--init-from` and rollback (`Checkpoints`), beside the loop.
 
-A checkpoint `checkpoints/step_0000100.pt` is a plain dict of tensors, numbers and strings that
-`torch.load(weights_only=True)` accepts; nothing here ever loads with weights_only=False. Beside it,
-`step_0000100.json` says what it holds (step, tokens, val_loss, config, versions, time) and carries
-the SHA-256 of the .pt file. `torch.load` silently accepts most bit-flipped files, so the hash is
-checked before every load; a file without a valid sidecar is never used.
+The loop (`seedling.train.loop.Trainer`) says *when*: at step 0, every `checkpoint_every` steps, at
+the log-spaced early steps, when a validation loss is the best so far, and when it stops. This
+class says *what* and *from where*: the payload that makes resume exact (model, optimizer, scaler,
+schedule, step, tokens, every RNG, the data position, the guard), the newest checkpoint that
+verifies, and what to do with one that does not (set aside under checkpoints/rejected/, reported
+as a `checkpoint_corrupt` event, never deleted). Files are written and verified by
+`seedling.train.checkpoint_io`.
 
-Writes are atomic: the bytes go to a temporary file in the same directory, are fsync'ed, then
-renamed over the target (POSIX rename is atomic), so a crash or a full disk leaves the previous
-checkpoint intact. The .pt is written before its sidecar, so a sidecar never vouches for a file
-that is not complete.
+The run's identity: `RUN_DIR/run_id` holds a random id written when the run first trains; every
+checkpoint carries it, so a checkpoint copied in from another run is refused at load.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
 import math
 import os
-import platform
-import random
-import re
-import tempfile
-import time
-from collections.abc import Callable
+import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-__all__ = [
-    "REQUIRED_KEYS",
-    "CheckpointError",
-    "capture_rng",
-    "checkpoint_path",
-    "latest_good",
-    "list_steps",
-    "load_verified",
-    "prune",
-    "restore_rng",
-    "save",
-    "sha256_file",
-    "verify",
-]
+from seedling.config import ConfigError, RunConfig, config_diff
+from seedling.train import checkpoint_io as ckpt
+from seedling.train import distributed as ddp
+from seedling.train.checkpoint_io import RUN_ID, read_run_id
+from seedling.train.optim import Schedule, lr_at
+from seedling.train.state import MAX_ROLLBACKS, RESUME_FREE_FIELDS, TrainingDiverged
 
-log = logging.getLogger(__name__)
+__all__ = ["Checkpoints"]
 
-FORMAT = 1
-REQUIRED_KEYS = ("format", "model", "optimizer", "scaler", "schedule", "step", "tokens", "rng", "data", "guard", "config")
-_STEP_RE = re.compile(r"^step_(\d{7,})\.pt$")
+log = logging.getLogger("seedling.train")
 
+class Checkpoints:
+    """Checkpoint bookkeeping of one `Trainer`: it reads and restores the trainer's parts."""
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be written, verified or used; the message says which and why."""
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+        self.dir = trainer.run_dir / "checkpoints"
+        self.best_val = math.inf
+        self.last_saved = -1
+        self.run_id = read_run_id(trainer.run_dir)
 
+    # --- the run's identity ------------------------------------------------------------------------
 
-def checkpoint_path(ckpt_dir: Path, step: int) -> Path:
-    return Path(ckpt_dir) / f"step_{step:07d}.pt"
+    def claim_run_id(self) -> str:
+        """Write RUN_DIR/run_id if the run has none yet (a new run, or one from before run ids)."""
+        if self.run_id is None:
+            self.run_id = uuid.uuid4().hex
+        path = self.trainer.run_dir / RUN_ID
+        if read_run_id(self.trainer.run_dir) != self.run_id:
+            tmp = path.with_name(f".{RUN_ID}.tmp")
+            tmp.write_text(self.run_id + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        return self.run_id
 
+    # --- saving ------------------------------------------------------------------------------------
 
-def sidecar_path(pt: Path) -> Path:
-    return Path(pt).with_suffix(".json")
+    def save(self, best: bool = False) -> Path | None:
+        """Write checkpoints/step_NNNNNNN.pt (or best.pt) from rank 0; other ranks wait."""
+        tr = self.trainer
+        st = tr.state
+        if not best:
+            tr.emit("on_checkpoint")
+        if not all(bool(torch.isfinite(p).all()) for p in tr.model.parameters()):
+            log.warning("step %d: weights are not finite; not saving a checkpoint of them", st.step)
+            return None
+        payload = self.payload()
+        fingerprints = ddp.all_gather_objects(ddp.fingerprint(tr.model), tr.dist)
+        if any(f != fingerprints[0] for f in fingerprints):
+            raise RuntimeError(f"ranks disagree on the weights at step {st.step}: {fingerprints}")
+        path = self.dir / "best.pt" if best else ckpt.checkpoint_path(self.dir, st.step)
+        if tr.dist.is_main:
+            meta = {"val_loss": self.best_val if best else None, "best_val_loss": self.best_val,
+                    "config": tr.config.to_dict(), "world_size": tr.dist.world_size,
+                    "rank_fingerprints": fingerprints, "precision": tr.precision}
+            ckpt.save(path, payload, meta)
+            if not best:
+                t = tr.config.train
+                ckpt.prune(self.dir, t.keep_last, t.checkpoint_every if t.log_checkpoints else None)
+                tr.event("checkpoint", file=path.name)
+            log.debug("saved %s", path)
+        ddp.barrier(tr.dist)
+        if not best:
+            self.last_saved = st.step
+        return path
 
+    def note_val_loss(self, val_loss: float) -> None:
+        """Keep best.pt at the lowest validation loss so far (never at step 0: nothing was learned)."""
+        if math.isfinite(val_loss) and val_loss < self.best_val:
+            self.best_val = val_loss
+            if self.trainer.state.step > 0:
+                self.save(best=True)
 
-def list_steps(ckpt_dir: Path) -> list[int]:
-    """Steps that have a step_*.pt file (verified or not), ascending."""
-    d = Path(ckpt_dir)
-    if not d.is_dir():
-        return []
-    return sorted(int(m.group(1)) for f in d.iterdir() if (m := _STEP_RE.match(f.name)))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-# --- writing -------------------------------------------------------------------------------------
-
-def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
-    """Write through `write(fileobj)` into a temporary file, fsync, rename over `target`."""
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the permissions open() would
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dfd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def save(pt: Path, payload: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """Write `payload` to `pt` and its sidecar atomically; return the sidecar dict.
-
-    Raises CheckpointError (naming the path and the OS error) when the directory is not writable
-    or the disk is full; the previous file at `pt`, if any, is untouched.
-    """
-    pt = Path(pt)
-    missing = [k for k in REQUIRED_KEYS if k not in payload]
-    if missing:
-        raise CheckpointError(f"refusing to write checkpoint {pt}: payload lacks {missing}")
-    try:
-        pt.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(pt, lambda f: torch.save(payload, f))
-        side = {
-            "file": pt.name,
-            "sha256": sha256_file(pt),
-            "bytes": pt.stat().st_size,
-            "step": int(payload["step"]),
-            "tokens": int(payload["tokens"]),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "versions": {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
-            **{k: _finite_or_none(v) for k, v in meta.items()},
+    def payload(self) -> dict[str, Any]:
+        tr = self.trainer
+        st = tr.state
+        per_rank = ddp.all_gather_objects({"rng": ckpt.capture_rng(), "data": tr.sampler.state_dict()}, tr.dist)
+        return {
+            "format": ckpt.FORMAT,
+            "model": tr.model.state_dict(),
+            "optimizer": tr.optimizer.state_dict(),
+            "scaler": tr.scaler.state_dict() if tr.scaler.is_enabled() else {},
+            "schedule": {"total_steps": tr.total_steps, "scale": tr.schedule.scale},
+            "step": st.step, "tokens": st.tokens, "elapsed": st.elapsed, "best_val_loss": self.best_val,
+            "rng": [r["rng"] for r in per_rank],  # indexed by rank
+            "data": [r["data"] for r in per_rank],
+            "guard": tr.guard.state_dict(),
+            "config": tr.config.to_dict(),
+            "run_id": self.run_id,
         }
-        text = json.dumps(side, indent=2, sort_keys=True, allow_nan=False).encode()
-        _atomic_write(sidecar_path(pt), lambda f: f.write(text))
-    except OSError as e:
-        raise CheckpointError(f"could not write checkpoint {pt}: {e.strerror or e} (is the directory writable, "
-                              "is the disk full?); the previous checkpoint is untouched") from e
-    return side
 
+    # --- resuming ----------------------------------------------------------------------------------
 
-def _finite_or_none(x: Any) -> Any:
-    """JSON has no inf or NaN: an unknown or non-finite number is written as null."""
-    return None if isinstance(x, float) and not math.isfinite(x) else x
+    def resume(self) -> bool:
+        """Restore everything from the newest checkpoint that verifies; False if there is none.
 
+        Checkpoints that fail verification (truncated, bit-flipped, no sidecar, another step's or
+        another run's files) are set aside under checkpoints/rejected/ and reported. A checkpoint
+        whose config differs in a field that changes the computation is refused (ConfigError).
+        """
+        tr = self.trainer
+        found = ckpt.latest_good(self.dir, on_bad=self._reject, run_id=self.run_id)
+        if found is None:
+            return False
+        path, payload, _ = found
+        saved = RunConfig.from_dict(payload["config"])
+        diff = config_diff(saved, tr.config, ignore=RESUME_FREE_FIELDS)
+        if diff:
+            raise ConfigError(f"cannot resume {path}: the config differs in {'; '.join(diff)}")
+        self._restore(payload)
+        self.run_id = self.run_id or payload.get("run_id")
+        tr.state.resumed = True
+        if tr.metrics is not None:
+            tr.metrics.truncate_after(tr.state.step)
+        self.last_saved = tr.last_eval = tr.state.step
+        tr.event("resume", file=path.name)
+        log.info("resumed from %s at step %d (%s tokens)", path.name, tr.state.step, f"{tr.state.tokens:,}")
+        return True
 
-# --- reading -------------------------------------------------------------------------------------
+    def _reject(self, pt: Path, why: str) -> None:
+        tr = self.trainer
+        tr.event("checkpoint_corrupt", file=pt.name, reason=why)
+        if tr.dist.is_main:
+            ckpt.set_aside(pt, why)
+        ddp.barrier(tr.dist)
 
-def verify(pt: Path) -> dict[str, Any]:
-    """The sidecar of `pt` if the file exists, the sidecar is readable and the SHA-256 matches;
-    else CheckpointError saying what is wrong."""
-    pt, side_p = Path(pt), sidecar_path(pt)
-    if not pt.is_file():
-        raise CheckpointError(f"checkpoint {pt} does not exist")
-    try:
-        side = json.loads(side_p.read_text())
-        expected = side["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise CheckpointError(f"checkpoint {pt} has no readable sidecar {side_p.name} (write interrupted?)") from None
-    actual = sha256_file(pt)
-    if actual != expected:
-        size = pt.stat().st_size
-        raise CheckpointError(f"checkpoint {pt} is corrupt: SHA-256 {actual[:12]}... does not match the sidecar's "
-                              f"{expected[:12]}... ({size} bytes on disk, {side.get('bytes')} written)")
-    return side
+    def _restore(self, p: dict[str, Any]) -> None:
+        tr = self.trainer
+        if len(p["data"]) != tr.dist.world_size:
+            raise ConfigError(f"the checkpoint was written by {len(p['data'])} rank(s); resume with the same number "
+                              f"of processes, not {tr.dist.world_size}")
+        tr.model.load_state_dict(p["model"])
+        tr.optimizer.load_state_dict(p["optimizer"])
+        if tr.scaler.is_enabled():
+            if not p["scaler"]:
+                raise ckpt.CheckpointError("the checkpoint has no GradScaler state but this run uses fp16")
+            tr.scaler.load_state_dict(p["scaler"])
+        tr.total_steps = int(p["schedule"]["total_steps"])
+        tr.schedule = Schedule.from_config(tr.config.train, tr.total_steps, scale=float(p["schedule"]["scale"]))
+        tr.guard.load_state_dict(p["guard"])
+        st = tr.state
+        st.step, st.tokens, st.elapsed = int(p["step"]), int(p["tokens"]), float(p["elapsed"])
+        st.lr = lr_at(st.step + 1, tr.schedule)
+        self.best_val = float(p["best_val_loss"])
+        tr.sampler.load_state_dict(p["data"][tr.dist.rank])
+        ckpt.restore_rng(p["rng"][tr.dist.rank])
 
+    # --- other runs' weights, and going back -------------------------------------------------------
 
-def load_verified(pt: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(payload, sidecar) after verification; loaded on CPU with weights_only=True."""
-    side = verify(pt)
-    try:
-        payload = torch.load(pt, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means "unusable"
-        raise CheckpointError(f"checkpoint {pt} passed its hash check but cannot be loaded safely: {e}") from e
-    missing = [k for k in REQUIRED_KEYS if k not in payload] if isinstance(payload, dict) else list(REQUIRED_KEYS)
-    if missing:
-        raise CheckpointError(f"checkpoint {pt} lacks required state {missing}; it cannot resume a run exactly")
-    return payload, side
+    def init_from(self, source: Path) -> Path:
+        """Start from another run's weights (continued pre-training or fine-tuning): the model
+        only; optimizer, schedule, data and step start fresh under this run's config."""
+        tr = self.trainer
+        source = Path(source)
+        if source.is_dir():
+            found = ckpt.latest_good(source / "checkpoints" if (source / "checkpoints").is_dir() else source)
+            if found is None:
+                raise ConfigError(f"--init-from {source}: no verified checkpoint there")
+            path, payload, _ = found
+        else:
+            path = source
+            payload, _ = ckpt.load_verified(source)
+        diff = [d for d in config_diff(RunConfig.from_dict(payload["config"]), tr.config) if d.startswith("model.")]
+        if diff:
+            raise ConfigError(f"--init-from {path}: the model shape differs in {'; '.join(diff)}")
+        tr.model.load_state_dict(payload["model"])
+        tr.event("init_from", file=str(path), source_step=int(payload["step"]))
+        log.info("initialised weights from %s (step %d of that run)", path, int(payload["step"]))
+        return path
 
-
-def latest_good(ckpt_dir: Path, on_bad: Callable[[Path, str], None] | None = None,
-                max_step: int | None = None) -> tuple[Path, dict[str, Any], dict[str, Any]] | None:
-    """The newest checkpoint that verifies and loads: (path, payload, sidecar), or None.
-
-    Bad ones (truncated, bit-flipped, sidecar missing) are reported through `on_bad(path, reason)`
-    and the previous one is tried.
-    """
-    for step in reversed(list_steps(ckpt_dir)):
-        if max_step is not None and step > max_step:
-            continue
-        pt = checkpoint_path(ckpt_dir, step)
-        try:
-            payload, side = load_verified(pt)
-        except CheckpointError as e:
-            log.warning("skipping checkpoint %s: %s", pt.name, e)
-            if on_bad is not None:
-                on_bad(pt, str(e))
-            continue
-        return pt, payload, side
-    return None
-
-
-# --- retention -----------------------------------------------------------------------------------
-
-def is_log_step(step: int, limit: int) -> bool:
-    """Steps 0, 1, 2, 4, 8, ... up to `limit`: the dense early series kept for training dynamics."""
-    return step == 0 or (step <= limit and step & (step - 1) == 0)
-
-
-def prune(ckpt_dir: Path, keep_last: int, log_limit: int | None) -> list[int]:
-    """Delete regular checkpoints beyond the newest `keep_last`; the log-spaced series (when
-    `log_limit` is set) is always kept. Returns the deleted steps."""
-    steps = list_steps(ckpt_dir)
-    regular = [s for s in steps if log_limit is None or not is_log_step(s, log_limit)]
-    doomed = regular[:-keep_last] if keep_last > 0 else []
-    for s in doomed:
-        pt = checkpoint_path(ckpt_dir, s)
-        for f in (sidecar_path(pt), pt):  # sidecar first: a .pt without one is never trusted
-            with contextlib.suppress(OSError):
-                f.unlink()
-    return doomed
-
-
-# --- random number generators --------------------------------------------------------------------
-
-def capture_rng() -> dict[str, Any]:
-    """Every RNG state, as types the weights_only loader accepts (numpy's as plain ints)."""
-    np_state = np.random.get_state(legacy=False)
-    return {
-        "python": random.getstate(),
-        "numpy": {"bit_generator": np_state["bit_generator"], "key": [int(k) for k in np_state["state"]["key"]],
-                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
-                  "gauss": float(np_state["gauss"])},
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def restore_rng(state: dict[str, Any]) -> None:
-    missing = [k for k in ("python", "numpy", "torch", "cuda") if k not in state]
-    if missing:
-        raise CheckpointError(f"checkpoint RNG state lacks {missing}; exact resume is impossible")
-    py = state["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    n = state["numpy"]
-    np.random.set_state({"bit_generator": n["bit_generator"], "has_gauss": n["has_gauss"], "gauss": n["gauss"],
-                         "state": {"key": np.asarray(n["key"], dtype=np.uint32), "pos": n["pos"]}})
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    def rollback(self) -> None:
+        """After `patience` bad steps: restore weights, optimizer and scaler from the last good
+        checkpoint and multiply the learning rate by `rollback_lr_factor`. The step counter, the
+        data stream and the schedule keep going forward, so the batches around the blow-up are not
+        replayed and step numbers stay strictly increasing in metrics.jsonl and the store."""
+        tr = self.trainer
+        st, t = tr.state, tr.config.train
+        if tr.guard.rollbacks > MAX_ROLLBACKS:
+            raise TrainingDiverged(f"gave up after {MAX_ROLLBACKS} rollbacks; lower train.lr or check the data")
+        found = ckpt.latest_good(self.dir, max_step=st.step, run_id=self.run_id)
+        if found is None:
+            raise TrainingDiverged(f"{t.bad_step_patience} non-finite steps in a row and no good checkpoint to return to")
+        path, payload, _ = found
+        tr.model.load_state_dict(payload["model"])
+        tr.optimizer.load_state_dict(payload["optimizer"])
+        if tr.scaler.is_enabled() and payload["scaler"]:
+            tr.scaler.load_state_dict(payload["scaler"])
+        old = tr.schedule.scale
+        tr.schedule = Schedule.from_config(t, tr.total_steps, scale=old * t.rollback_lr_factor)
+        tr.event("rollback", file=path.name, to_step=int(payload["step"]), lr_scale=tr.schedule.scale)
+        log.warning("step %d: %d non-finite steps in a row; rolled back to %s and scaled the learning rate by %g "
+                    "(now x%g of plan)", st.step, t.bad_step_patience, path.name, t.rollback_lr_factor,
+                    tr.schedule.scale)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from seedling.sampling import generate
-from seedling.train.checkpoint import capture_rng, restore_rng
+from seedling.train.checkpoint_io import capture_rng, restore_rng
 from seedling.train.metrics import read_metrics
 
 __all__ = ["FILE", "CheckpointSamples", "SampleSettings", "prompts_from_tokens", "read_samples"]

@@ -22,8 +22,8 @@ from torch import nn
 
 from seedling.config import ConfigError, RunConfig
 
-__all__ = ["EVENTS", "MAX_ROLLBACKS", "RESUME_FREE_FIELDS", "TrainState", "TrainingDiverged", "peak_memory_mb",
-           "plan_steps", "seed_everything", "stop_on_signals"]
+__all__ = ["EVENTS", "MAX_ROLLBACKS", "RESUME_FREE_FIELDS", "SecondInterrupt", "TrainState", "TrainingDiverged",
+           "peak_memory_mb", "plan_steps", "seed_everything", "stop_on_signals"]
 
 log = logging.getLogger("seedling.train")
 
@@ -37,6 +37,12 @@ MAX_ROLLBACKS = 10
 
 class TrainingDiverged(RuntimeError):
     """The guard ran out of options: no good checkpoint to return to, or too many rollbacks."""
+
+
+class SecondInterrupt(KeyboardInterrupt):
+    """A second Ctrl-C while the loop was already stopping: abort at once (the last checkpoint is intact).
+
+    Its own class so the entry can tell it from a Ctrl-C during start-up, before the loop listened."""
 
 
 @dataclass
@@ -77,12 +83,12 @@ def plan_steps(cfg: RunConfig, n_train_sequences: int, world_size: int = 1) -> i
 
 @contextlib.contextmanager
 def stop_on_signals(trainer: Any) -> Iterator[None]:
-    """First Ctrl-C (or SIGTERM) sets `trainer._stop_requested`: the loop finishes the current
-    step, saves and stops. A second one aborts at once (KeyboardInterrupt)."""
+    """First Ctrl-C (or SIGTERM) sets `trainer.stop_requested`: the loop finishes the current
+    step, saves and stops. A second one aborts at once (SecondInterrupt)."""
     def handler(signum: int, frame: Any) -> None:
-        if trainer._stop_requested:
-            raise KeyboardInterrupt
-        trainer._stop_requested = True
+        if trainer.stop_requested:
+            raise SecondInterrupt
+        trainer.stop_requested = True
         log.warning("%s received: finishing this step, then saving a checkpoint (press again to abort)",
                     signal.Signals(signum).name)
 
