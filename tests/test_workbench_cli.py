@@ -20,9 +20,15 @@ def run_dir(tmp_path_factory):
 def test_summary_reports_roles_and_induction_onset_with_ci(run_dir, capsys):
     assert main(["summary", str(run_dir), "--fast"]) == 0
     out = capsys.readouterr().out
-    assert "layer 1 head 2: induction from step" in out and "layer 0 head 1: previous_token from step 350" in out
-    assert "induction phase change DETECTED" in out and "onset (12% of rise) step" in out and "95% CI" in out
-    assert "final loss (loss/train_loss)" in out
+    assert "layer 1 head 2: induction, role emergence step" in out
+    assert "layer 0 head 1: previous_token, role emergence step 350" in out
+    assert "induction phase change DETECTED" in out and "logistic onset (t_mid - 2w, 12% of the fitted rise) step" in out
+    assert "95% delta CIs: the precision of this run's estimate, not the spread between seeds" in out
+    assert "last recorded loss (loss/train_loss)" in out
+    # what changed leads, before the records and the verdicts
+    assert out.index("What changed:") < out.index("records:") < out.index("induction phase change")
+    assert "perplexity:" in out and "heads that moved most" in out and "layer 1 head 2: induction" in out
+    assert "next: watch an induction head form" not in out  # the phase change was found: no pointer to the tour
 
 
 def test_export_tidy_tables(run_dir, tmp_path):

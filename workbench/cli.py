@@ -30,8 +30,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from workbench.findings import find, summary_text
+    from workbench.findings import find
     from workbench.run import open_run
+    from workbench.summary import summary_text
 
     run = open_run(args.run_dir)
     print(summary_text(run, find(run, method="delta" if args.fast else "bootstrap")))
