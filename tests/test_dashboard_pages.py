@@ -205,8 +205,8 @@ def test_samples_reader_gives_one_row_per_completion(trained_run):
     table = data.load_samples(str(trained_run), data.signature(trained_run))
     assert list(table.columns) == ["step", "tokens", "decoding", "prompt", "completion", "ended"]
     assert sorted(table["step"].unique()) == [0, 1, 2, 4]  # the checkpoints; the torn line is skipped
-    assert len(table) == 4 * 4  # 2 prompts x (greedy, top_p=0.9) per checkpoint
-    assert table["prompt"].nunique() == 2
+    assert len(table) == 4 * 6  # 3 prompts (2 documents, 1 repeated span) x (greedy, top_p=0.9) per checkpoint
+    assert table["prompt"].nunique() == 3
     lines = [json.loads(line) for line in (trained_run / "samples.jsonl").read_text().splitlines()[:-1]]
     assert table["ended"].tolist() == [s["n_tokens"] < 24 for r in lines for s in r["samples"]]
     assert data.load_samples(str(trained_run.parent), ()) is None  # no samples.jsonl there
@@ -216,10 +216,10 @@ def test_overview_shows_samples_as_a_table_or_says_why_not(trained_run, runs_dir
     at = app(trained_run, "overview", monkeypatch)
     assert_clean(at)
     shown = at.dataframe[-1].value
-    assert list(shown.columns) == ["step", "prompt", "completion"] and len(shown) == 8  # greedy by default
+    assert list(shown.columns) == ["step", "prompt", "completion"] and len(shown) == 12  # greedy by default
     assert at.radio(key="overview_decoding").options == ["greedy", "top_p=0.9"]
     at.radio(key="overview_decoding").set_value("top_p=0.9").run()
-    assert len(at.dataframe[-1].value) == 8 and any("greedy always takes" in c.value for c in at.caption)
+    assert len(at.dataframe[-1].value) == 12 and any("greedy always takes" in c.value for c in at.caption)
     bare = app(runs_dir, "overview", monkeypatch)  # runs written without samples.jsonl
     assert_clean(bare)
     assert any("no sample completions" in i.value and "--samples off" in i.value for i in bare.info)

@@ -10,6 +10,7 @@ from workbench.crosscorr import lagged_xcorr
 from workbench.errors import MissingMetricError, NotARunError, SchemaVersionError, TooFewRecordsError, WorkbenchError
 from workbench.fits import FitResult, fit_exponential, fit_logistic, fit_power_law, rank_fits
 from workbench.heads import (
+    ROLE_THRESHOLDS,
     OnsetEstimate,
     PhaseChange,
     classify_heads,
@@ -41,7 +42,7 @@ from workbench.spectral import (
 )
 
 __all__ = [
-    "Checkpoint", "FitResult", "MissingMetricError", "NotARunError", "OnsetEstimate", "PhaseChange", "RunData",
+    "Checkpoint", "FitResult", "MissingMetricError", "NotARunError", "OnsetEstimate", "PhaseChange", "ROLE_THRESHOLDS", "RunData",
     "SchemaVersionError", "TooFewRecordsError", "WorkbenchError", "change_points", "checkpoint_spectra",
     "cka_between", "cka_matrix", "cka_to_final", "classify_heads", "cluster_trajectories", "effective_rank", "ema",
     "fit_exponential", "fit_logistic", "fit_power_law", "head_table_across_seeds", "icc", "icc_across_seeds", "induction_phase_change",

@@ -22,13 +22,14 @@ def statistics(run: str, sig: tuple) -> None:
     if not ui.need(names, "activation statistics (act_stats)"):
         return
     stats = sorted({n.rsplit(".", 1)[-1] for n in names})
+    ui.valid_choice("act_stat", stats)
     stat = st.radio("Statistic", stats, index=stats.index("rms") if "rms" in stats else 0, horizontal=True,
                     key="act_stat")
     chosen = [n for n in names if n.endswith("." + stat)]
     table = data.load_site_table(run, "act_stats", tuple(chosen), sig).T  # (step, site)
     table.columns = [c.removesuffix("." + stat) for c in table.columns]
-    ui.chart(lines(table, f"{stat} per site over training", stat), "act_stats", [data.load_site_table, lines],
-             name="act_lines")
+    ui.chart(lines(table, f"{stat} per site over training", stat, events=ui.run_events(run, sig)), "act_stats",
+             [data.load_site_table, lines], name="act_lines")
 
 
 def representations(run: str, sig: tuple) -> None:
@@ -39,11 +40,13 @@ def representations(run: str, sig: tuple) -> None:
     if not ui.need(sites, "blocks.{l}.hook_resid_post samples"):
         return
     steps = [int(v) for v in sample["step"].values]
+    ui.valid_choice("cka_step", steps)
     step = nearest_step(np.array(steps), st.select_slider("Step for CKA", steps, value=steps[-1], key="cka_step"))
     labels = [f"layer {SAMPLE_RE.match(s)[1]}" for s in sites]
     ui.chart(similarity_matrix(data.cka_at_step(run, step, tuple(sites), sig), labels,
                                f"Linear CKA between layers at step {step}"), "cka", [cka_matrix, similarity_matrix],
              name="cka")
+    ui.valid_choice("pca_site", sites)
     site = st.selectbox("Layer for PCA paths", sites, index=len(sites) - 1, key="pca_site")
     item_steps, points, explained = data.pca_paths(run, site, sig)  # points: (item, step, 2)
     names = [f"probe item {i}" for i in range(points.shape[0])]

@@ -4,9 +4,13 @@ import streamlit as st
 
 from dashboards import data, ui
 from dashboards.figures import lines, site_layer, site_step_heatmap
+from dashboards.figures.prep import relative_to_first
 
 STATS = {"weight_norm": "Weight norm ||W||_F", "grad_norm": "Gradient norm ||dL/dW||_F",
          "update_ratio": "Update ratio ||dW||_F / ||W||_F"}
+# What the colour bar and the y axis say: the quantity itself (these are dimensionless ratios or norms of
+# dimensionless weights, so no unit is written; the store's units attribute for them is "1").
+QUANTITY = {"weight_norm": "||W||_F", "grad_norm": "||dL/dW||_F", "update_ratio": "||dW||_F / ||W||_F"}
 SPECTRAL = (".sigma_max", ".stable_rank")
 
 st.title("Parameters")
@@ -38,22 +42,31 @@ def page() -> None:
     st.multiselect("Layers", layers, default=layers, key="param_layers")
     st.text_input("Only sites containing", "", key="param_filter", help="e.g. attn.qkv, mlp, .bias; empty: every site")
     table = data.load_site_table(run, group, tuple(chosen_sites(variables)), sig)
-    if not ui.need(table, "sites matching the chosen layers and text"):
+    filters = f"layers {st.session_state.get('param_layers')}, text {st.session_state.get('param_filter', '')!r}"
+    if not ui.need_after_filter(table, "parameter sites", bool(variables), filters):
         return
     log_color = group != "weight_norm"
-    ui.chart(site_step_heatmap(table, STATS[group], "1", log_color), group, [data.load_site_table, site_step_heatmap],
-             name="heatmap")
+    quantity = QUANTITY[group]
+    if group == "weight_norm" and st.toggle("Relative to step 0", key="param_relative",
+                                            help="each site divided by its norm at the first record: 1.3 = 30% larger"):
+        table, quantity = relative_to_first(table), "||W||_F / ||W_0||_F"
+    ui.chart(site_step_heatmap(table, STATS[group], log_color=log_color, quantity=quantity), group,
+             [data.load_site_table, site_step_heatmap], name="heatmap")
+    if any(s not in table.index for s in st.session_state.get("param_lines", [])):
+        del st.session_state["param_lines"]  # sites of another run, or removed by the filter
     picked = st.multiselect("Sites to draw as lines", list(table.index), default=list(table.index)[:4],
                             key="param_lines")
     if picked:
-        ui.chart(lines(table.loc[picked].T, STATS[group], "value", log_y=log_color), group, lines, name="lines")
+        ui.chart(lines(table.loc[picked].T, STATS[group], quantity, log_y=log_color, events=ui.run_events(run, sig)),
+                 group, lines, name="lines")
     if group == "weight_norm":
         st.subheader("Singular values over time")
         if not st.toggle("Show singular-value statistics (reads more records)", key="param_spectral"):
             return
         for stat in SPECTRAL:
             table = data.load_site_table(run, group, tuple(chosen_sites(variables, stat)), sig)
-            if ui.need(table, f"{stat[1:]} records"):
+            recorded = any(s.endswith(stat) for s in variables)  # recorded, but the layer/text filter removed it
+            if ui.need_after_filter(table, f"{stat[1:]} sites", recorded, filters):
                 table.index = [s.removesuffix(stat) for s in table.index]
                 ui.chart(lines(table.T, stat[1:].replace("_", " "), stat[1:]), "spectral", lines, name=stat[1:])
 
