@@ -224,7 +224,8 @@ class Trainer:
             ckpt.save(path, payload, meta)
             if not best:
                 t = self.config.train
-                ckpt.prune(self.ckpt_dir, t.keep_last, t.checkpoint_every if t.log_checkpoints else None)
+                ckpt.prune(self.ckpt_dir, t.keep_last, t.checkpoint_every if t.log_checkpoints else None,
+                           self.total_steps, t.keep_grid)
                 self._event("checkpoint", file=path.name)
             log.debug("saved %s", path)
         ddp.barrier(self.dist)
