@@ -32,16 +32,18 @@ def test_summary_reports_roles_and_induction_onset_with_ci(run_dir, capsys):
 
 
 def test_export_tidy_tables(run_dir, tmp_path):
-    assert main(["export", str(run_dir), "--format", "parquet", "--out", str(tmp_path / "t")]) == 0
+    assert main(["export", str(run_dir), "--format", "parquet", "--out", str(tmp_path / "t"), "--fast"]) == 0
     hs = pd.read_parquet(tmp_path / "t" / "head_scores.parquet")
     assert list(hs.columns) == COLUMNS
     assert len(hs) == 41 * 3 * 2 * 4  # by-item scores are not trajectories: left out
-    row = hs[(hs.site == "induction") & (hs.layer == 1) & (hs["head"] == 2) & (hs.step == 2000)]
+    row = hs[(hs.statistic == "induction") & (hs.layer == 1) & (hs["head"] == 2) & (hs.step == 2000)]
     assert row["value"].item() == pytest.approx(float(wb.open_run(run_dir).variable("head_scores", "induction")
                                                       .sel(step=2000, layer=1, head_index=2)), rel=1e-6)
-    assert main(["export", str(run_dir), "--format", "csv", "--out", str(tmp_path / "c")]) == 0
+    assert set(row["unit"]) == {"probability"} and set(row["site"]) == {""}
+    assert main(["export", str(run_dir), "--format", "csv", "--out", str(tmp_path / "c"), "--fast"]) == 0
     metrics = pd.read_csv(tmp_path / "c" / "metrics.csv")
-    assert set(metrics["site"]) >= {"loss", "lr", "val_loss"} and metrics["layer"].isna().all()
+    assert set(metrics["statistic"]) >= {"train_loss", "lr", "val_loss"} and "loss" not in set(metrics["statistic"])
+    assert metrics["layer"].isna().all()
     assert tidy_group(wb.open_run(run_dir), "probe").empty
 
 
