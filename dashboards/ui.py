@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -147,17 +148,32 @@ def valid_choice(key: str, options: list) -> None:
         del st.session_state[key]
 
 
-def run_events(run: str, sig: tuple) -> list[dict]:
-    """Events to mark on every chart over steps: the logistic onset of the strongest induction head with its CI
-    band (delta method, cached), when the run's induction score rises enough to have one."""
+def run_events(run: str, sig: tuple, max_change_points: int = 4) -> list[dict]:
+    """Events to mark on every chart over steps, so that changes in different statistics can be lined up:
+    the logistic onset of the strongest induction head with its CI band (delta method), and the change points
+    of the recorded training loss in slope (at most `max_change_points`; binary segmentation finds the
+    largest first).
+    Each is computed once per run and cached (data.workbench_call)."""
+    events = []
     scores = data.load_group(run, "head_scores", sig)
-    if scores is None or "induction" not in scores or scores.sizes.get("step", 0) < 8:
-        return []
-    layer, head = data.strongest_head(run, sig)
-    y = scores["induction"].isel(layer=layer, head_index=head).values.astype(float)
-    try:
-        o = data.workbench_call("onset_with_ci", scores["step"].values.astype(float), y, method="delta")
-    except ValueError:  # WorkbenchError: no rise, no onset
-        return []
-    return [{"step": o.onset, "lo": o.onset_ci[0], "hi": o.onset_ci[1], "kind": "onset",
-             "label": f"L{layer}H{head} onset {o.onset:.0f}"}]
+    if scores is not None and "induction" in scores and scores.sizes.get("step", 0) >= 8:
+        layer, head = data.strongest_head(run, sig)
+        y = scores["induction"].isel(layer=layer, head_index=head).values.astype(float)
+        try:
+            o = data.workbench_call("onset_with_ci", scores["step"].values.astype(float), y, method="delta")
+            events.append({"step": o.onset, "lo": o.onset_ci[0], "hi": o.onset_ci[1], "kind": "onset",
+                           "label": f"L{layer}H{head} onset {o.onset:.0f}"})
+        except ValueError:  # WorkbenchError: no rise, no onset
+            pass
+    loss = data.load_group(run, "loss", sig)
+    if loss is not None and "train_loss" in loss and loss.sizes.get("step", 0) >= 10:
+        y = loss["train_loss"].values.astype(float)
+        ok = np.isfinite(y)
+        try:
+            cps = data.workbench_call("change_points", loss["step"].values.astype(float)[ok], y[ok], model="linear",
+                                      max_points=max_change_points)
+            events += [{"step": float(s), "kind": "change point", "label": "loss slope change"}
+                       for s in cps.get("step", [])]
+        except ValueError:
+            pass
+    return events

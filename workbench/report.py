@@ -9,6 +9,7 @@ from string import Template
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import xarray as xr
 from plotly.offline import get_plotlyjs
@@ -115,10 +116,13 @@ def _heads_section(run: RunData, f: Findings) -> str:
     out = []
     ind = scores["induction"]
     fig = go.Figure()
+    n = ind.sizes["layer"] * ind.sizes["head_index"]
+    # In model order, one colour each from a sequential scale (early layers dark): no colour repeats.
+    colours = iter(plotly.colors.sample_colorscale("Viridis", list(np.linspace(0, 0.85, n)) if n > 1 else [0.0]))
     for layer in ind["layer"].values:
         for head in ind["head_index"].values:
             fig.add_scatter(x=ind["step"].values, y=ind.sel(layer=layer, head_index=head).values, mode="lines",
-                            name=f"L{layer}H{head}")
+                            name=f"L{layer}H{head}", line=dict(color=next(colours)))
     pc = f.phase_change
     if pc is not None and pc.onset is not None:
         o = pc.onset
