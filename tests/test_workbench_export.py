@@ -39,7 +39,7 @@ def seeds_dir(tmp_path_factory) -> Path:
 def test_statistic_and_unit_columns_split_what_site_used_to_bundle(seeds_dir):
     wn = tidy_group(wb.open_run(seeds_dir / "seed0"), "weight_norm")
     assert list(wn.columns) == COLUMNS
-    by_stat = wn.groupby("statistic")["site"].unique().apply(list).to_dict()
+    by_stat = wn.groupby("statistic")["site"].unique().apply(sorted).to_dict()
     assert by_stat == {"frobenius_norm": ["blocks.0.attn.qkv.weight", "wte.weight"],
                        "sigma_max": ["blocks.0.attn.qkv.weight"], "stable_rank": ["blocks.0.attn.qkv.weight"]}
     assert set(wn["unit"]) == {"dimensionless"} and wn.groupby("statistic")["unit"].nunique().max() == 1
@@ -101,3 +101,18 @@ def test_the_r_growth_model_reads_the_export_and_agrees_with_the_workbench(seeds
         run = f"indseeds/seed{s}"
         assert planted[run] == pytest.approx(onsets.loc[run, "logistic_midpoint"], abs=1.0)  # R's SSfpl = fit_logistic
         assert planted[run] == pytest.approx(900 + 60 * s, abs=30)  # the planted midpoint
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # zarr: fixed-length strings have no v3 spec yet
+def test_schema_2_site_coordinates_export_the_same_columns(tmp_path):
+    # A place is a coordinate in schema 2: one (step, site) variable with `layer` beside `site`.
+    run_dir = make_run(tmp_path / "s2")
+    sites = ["wte.weight", "blocks.0.attn.qkv.weight", "blocks.1.mlp.fc_in.weight"]
+    ds = xr.Dataset({"sigma_max": (("step", "site"), np.ones((41, 3)), {"units": "1"})},
+                    coords={"step": np.arange(41) * 50, "site": sites, "layer": ("site", [-1, 0, 1])})
+    ds.to_zarr(run_dir / "records.zarr", group="weight_norm", mode="w", consolidated=False, zarr_format=3)
+    zarr.open_group(run_dir / "records.zarr" / "weight_norm", mode="r+").attrs["committed"] = 41
+    wn = tidy_group(wb.open_run(run_dir), "weight_norm")
+    assert list(wn.columns) == COLUMNS and set(wn["statistic"]) == {"sigma_max"}
+    first = wn[wn.step == 0].set_index("site")["layer"]
+    assert pd.isna(first["wte.weight"]) and first["blocks.0.attn.qkv.weight"] == 0 and first["blocks.1.mlp.fc_in.weight"] == 1

@@ -51,27 +51,35 @@ def _seed(run: RunData) -> int | None:
 
 def tidy_group(run: RunData, group: str) -> pd.DataFrame:
     """One group as a long table in COLUMNS; variables with per-item, per-position or activation dims are left out
-    (they are not trajectories of one quantity). ``layer`` comes from the ``layer`` dim or the site's name."""
-    from workbench.changes import _LAYER_IN_NAME
+    (they are not trajectories of one quantity).
 
+    Schema 2 variables (a ``site`` dimension with a ``layer`` coordinate) give statistic = the variable's name and
+    site, layer from the coordinates; schema 1 variables (one per site) are split by ``statistic_and_site``, the
+    layer read from the site's ``blocks.{l}.`` prefix. A negative layer coordinate (a site outside the blocks) is NA.
+    """
     ds = run.group(group)
     if "step" not in ds.dims:
         return pd.DataFrame(columns=COLUMNS)
     frames = []
     for name, da in ds.data_vars.items():
-        extra = set(da.dims) - {"step", "layer", "head_index"}
+        extra = set(da.dims) - {"step", "site", "layer", "head_index"}
         if extra:
             log.info("export: leaving out %s/%s (dims %s are not trajectory dims)", group, name, sorted(extra))
             continue
-        statistic, site = statistic_and_site(group, str(name))
+        if "site" in da.dims:
+            statistic, site = str(name), None
+        else:
+            statistic, site = statistic_and_site(group, str(name))
         df = da.to_dataframe(name="value").reset_index()
+        if site is not None:
+            df["site"] = site
         if "layer" not in df:
-            m = _LAYER_IN_NAME.match(site)
-            df["layer"] = int(m.group(1)) if m else pd.NA
+            df["layer"] = df["site"].str.extract(r"^blocks\.(\d+)\.", expand=False).astype(float)
+        df["layer"] = pd.to_numeric(df["layer"], errors="coerce").where(lambda v: v >= 0)
         if "head_index" not in df:
             df["head_index"] = pd.NA
         frames.append(df.rename(columns={"head_index": "head"}).assign(
-            run=run.name, seed=_seed(run), group=group, statistic=statistic, site=site,
+            run=run.name, seed=_seed(run), group=group, statistic=statistic,
             unit=unit_of(statistic, da.attrs.get("units"))))
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
@@ -80,7 +88,7 @@ def tidy_group(run: RunData, group: str) -> pd.DataFrame:
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("seed", "layer", "head"):
-        df[col] = df[col].astype("Int64")
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     df["value"] = df["value"].astype(np.float64)
     return df
 
