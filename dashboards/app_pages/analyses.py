@@ -59,7 +59,8 @@ def page() -> None:
     name = st.selectbox("Trajectory", names, index=names.index(default), key="an_series")
     s = series[name].dropna()
     steps, y = s.index.to_numpy(float), s.to_numpy(float)
-    events = ui.run_events(run, sig)
+    # The onset only: this page's own change points are drawn on its chart, the loss's would look the same.
+    events = [e for e in ui.run_events(run, sig) if e["kind"] == "onset"]
 
     st.subheader("Change points")
     if fn := workbench_fn("change_points"):
@@ -120,13 +121,13 @@ def page() -> None:
         st.info("Pick two or more runs (seeds) in the sidebar to see the spread between them.")
         return
     seeds = ui.comparison_warning(runs)
-    kind = "seeds" if seeds else "runs"
+    band_kind = "seeds" if seeds else "runs"
     st.subheader("Reliability across seeds" if seeds else "Spread across runs (not seeds: see the warning)")
     by_run = {f"{r.parent.name}/{r.name}": data.run_trajectories(str(r), data.signature(r), layer, head).get(name)
               for r in runs}
     table = align_runs({k: v for k, v in by_run.items() if v is not None})
     if ui.need(table, f"{name} shared by the chosen runs"):
-        ui.chart(seed_band(table, f"{name} across {kind}", name, kind=kind), "an_seeds", seed_band, name="seeds",
+        ui.chart(seed_band(table, f"{name} across {band_kind}", name, kind=band_kind), "an_seeds", seed_band, name="seeds",
                  download=True)
         table_out(table.reset_index(names="step").assign(sd=np.std(table.to_numpy(), axis=1, ddof=1)), "seeds")
 
