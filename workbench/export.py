@@ -23,11 +23,14 @@ import pandas as pd
 
 from workbench.errors import WorkbenchError
 from workbench.run import RunData
-from workbench.variables import statistic_and_site, unit_of
+from workbench.variables import statistic_and_site, statistic_name, unit_of
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["run", "seed", "step", "group", "statistic", "site", "layer", "head", "value", "unit"]
+# Dimensions a trajectory table keeps as columns; a variable with any other (per item, position,
+# residual vector, attention pattern) is left out: it is not one quantity's trajectory.
+_KEPT = {"step", "site", "matrix", "layer", "head_index"}
 FORMATS = ("csv", "parquet")
 MEANINGS = {
     "run": ("string", "", "run directory name (seed0, seed1, ... for a --seeds group)"),
@@ -53,26 +56,31 @@ def tidy_group(run: RunData, group: str) -> pd.DataFrame:
     """One group as a long table in COLUMNS; variables with per-item, per-position or activation dims are left out
     (they are not trajectories of one quantity).
 
-    Schema 2 variables (a ``site`` dimension with a ``layer`` coordinate) give statistic = the variable's name and
-    site, layer from the coordinates; schema 1 variables (one per site) are split by ``statistic_and_site``, the
-    layer read from the site's ``blocks.{l}.`` prefix. A negative layer coordinate (a site outside the blocks) is NA.
+    Schema 2 (the store this workbench reads): ``statistic`` is the variable's name, ``site`` the parameter or
+    hook site (or the matrix, W_Q ... W_out, of the ``matrices`` group), ``layer`` the ``layer`` dimension or the
+    site's ``layer`` coordinate (NA outside the blocks, where the coordinate is negative). A variable without a
+    site dimension whose name carries a site (schema 1 naming) is split by ``statistic_and_site``.
     """
     ds = run.group(group)
     if "step" not in ds.dims:
         return pd.DataFrame(columns=COLUMNS)
     frames = []
     for name, da in ds.data_vars.items():
-        extra = set(da.dims) - {"step", "site", "layer", "head_index"}
+        extra = set(da.dims) - _KEPT
         if extra:
             log.info("export: leaving out %s/%s (dims %s are not trajectory dims)", group, name, sorted(extra))
             continue
+        df = da.reset_coords(drop=True).to_dataframe(name="value").reset_index()
+        statistic = statistic_name(group, str(name))
         if "site" in da.dims:
-            statistic, site = str(name), None
+            layers = dict(zip(ds["site"].values.tolist(), ds["layer"].values.tolist())) if "layer" in ds.coords else {}
+            if "layer" not in df:
+                df["layer"] = df["site"].map(layers)
+        elif "matrix" in da.dims:
+            df = df.rename(columns={"matrix": "site"})
         else:
-            statistic, site = statistic_and_site(group, str(name))
-        df = da.to_dataframe(name="value").reset_index()
-        if site is not None:
-            df["site"] = site
+            statistic, df["site"] = statistic_and_site(group, statistic)
+        df["site"] = df["site"].astype(str)
         if "layer" not in df:
             df["layer"] = df["site"].str.extract(r"^blocks\.(\d+)\.", expand=False).astype(float)
         df["layer"] = pd.to_numeric(df["layer"], errors="coerce").where(lambda v: v >= 0)

@@ -1,9 +1,10 @@
 """What a store variable measures, in one place: its statistic, its site and its unit (for the tidy export).
 
-Schema 1 stores name variables by site (`blocks.0.attn.qkv.weight.sigma_max` in `weight_norm`); the export
-wants the statistic (`sigma_max`), the place (`blocks.0.attn.qkv.weight`) and the unit in separate
-columns, so R users never parse names. Every name rule lives here. (Schema 2 stores the site as a
-coordinate; then the statistic is the variable's name and only the unit table below is needed.)
+Schema 2 stores the site as a coordinate, so the statistic is the variable's name (renamed where two
+groups use one name for different quantities); schema 1 stores named variables by site
+(`blocks.0.attn.qkv.weight.sigma_max` in `weight_norm`), which `statistic_and_site` splits. Either way
+the export writes the statistic, the place and the unit in separate columns, so R users never parse
+names. Every name rule lives here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ SITE_SUFFIXES = ("sigma_max", "stable_rank", "rms", "mean", "std", "kurtosis", "
 # The statistic of a bare site-named variable, by group.
 SITE_STATISTIC = {"weight_norm": "frobenius_norm", "grad_norm": "grad_frobenius_norm", "update_ratio": "update_ratio"}
 _SITE = re.compile(r"^(blocks\.\d+\.|wte\.|wpe\.|ln_final\.|hook_)")
-# One name per quantity: metrics.jsonl's `loss` is the store's `train_loss`.
-RENAME = {("metrics", "loss"): "train_loss"}
+# One name per quantity, whichever file it came from: metrics.jsonl's `loss` is the store's `train_loss`;
+# schema 2 calls both parameter norms `norm` (in weight_norm and grad_norm), which the export tells apart.
+RENAME = {("metrics", "loss"): "train_loss", ("weight_norm", "norm"): "frobenius_norm",
+          ("grad_norm", "norm"): "grad_frobenius_norm", ("update_ratio", "ratio"): "update_ratio",
+          ("matrices", "weight_norm"): "frobenius_norm", ("matrices", "grad_norm"): "grad_frobenius_norm"}
+
+
+def statistic_name(group: str, name: str) -> str:
+    """The export's name for a schema-2 variable (a place is a coordinate, so only the name may need a rename).
+
+    >>> statistic_name("grad_norm", "norm"), statistic_name("act_stats", "kurtosis")
+    ('grad_frobenius_norm', 'kurtosis')
+    """
+    return RENAME.get((group, str(name)), str(name))
 # Units where the store has none (metrics.jsonl) or says "1"; "dimensionless" rather than "1" in the export.
 UNITS = {"train_loss": "nats per token", "val_loss": "nats per token", "probe_loss": "nats per token",
          "icl_score": "nats", "val_ppl": "tokens (perplexity)", "lr": "dimensionless (learning rate)",

@@ -3,15 +3,17 @@
 import streamlit as st
 
 from dashboards import data, ui
-from dashboards.figures import lines, site_layer, site_step_heatmap
+from dashboards.figures import lines, site_step_heatmap
 from dashboards.figures.prep import relative_to_first
 
 STATS = {"weight_norm": "Weight norm ||W||_F", "grad_norm": "Gradient norm ||dL/dW||_F",
          "update_ratio": "Update ratio ||dW||_F / ||W||_F"}
-# What the colour bar and the y axis say: the quantity itself (these are dimensionless ratios or norms of
-# dimensionless weights, so no unit is written; the store's units attribute for them is "1").
+VARIABLE = {"weight_norm": "norm", "grad_norm": "norm", "update_ratio": "ratio"}  # the (step, site) quantity
+# What the colour bar and the y axis say: the quantity itself (norms of dimensionless weights and their ratios,
+# so no unit is written; the store's units attribute for them is "1").
 QUANTITY = {"weight_norm": "||W||_F", "grad_norm": "||dL/dW||_F", "update_ratio": "||dW||_F / ||W||_F"}
-SPECTRAL = (".sigma_max", ".stable_rank")
+SPECTRAL = ("sigma_max", "stable_rank")
+OUTSIDE = -1  # the `layer` coordinate of sites outside the blocks (embeddings, final LayerNorm)
 
 st.title("Parameters")
 st.caption("Implementation level: what happens in the weights. One row per parameter tensor (site), one column "
@@ -19,16 +21,16 @@ st.caption("Implementation level: what happens in the weights. One row per param
 runs = ui.run_choice()
 
 
-def chosen_sites(variables: dict[str, tuple], suffix: str = "") -> list[str]:
-    """(step,) sites in the layers and with the text the user picked (spectral ones only when `suffix`)."""
-    step_sites = [s for s, dims in variables.items() if dims == ("step",)]
-    plain = [s for s in step_sites if not s.endswith(SPECTRAL)]
-    layers = sorted({site_layer(s) for s in plain} - {None})
-    chosen = st.session_state.get("param_layers", layers)
+def layer_label(layer: int) -> str:
+    return "outside the blocks" if layer == OUTSIDE else f"layer {layer}"
+
+
+def chosen_sites(labels) -> list[str]:
+    """Sites (in model order) in the layers and with the text the user picked."""
+    chosen = st.session_state.get("param_layers", sorted(set(labels["layer"].tolist())))
     text = st.session_state.get("param_filter", "")
-    pool = [s for s in step_sites if s.endswith(suffix)] if suffix else plain
-    sites = [s for s in pool if text in s and (site_layer(s) is None or site_layer(s) in chosen)]
-    return sorted(sites, key=lambda s: (-1 if site_layer(s) is None else site_layer(s), s))  # model order
+    keep = labels["layer"].isin(chosen) & labels["site"].str.contains(text, regex=False)
+    return labels.loc[keep, "site"].tolist()
 
 
 def page() -> None:
@@ -37,13 +39,15 @@ def page() -> None:
     if not ui.need(groups, "parameter records (weight_norm, grad_norm, update_ratio)"):
         return
     group = st.radio("Statistic", groups, format_func=STATS.get, horizontal=True, key="param_group")
-    variables = data.group_variables(run, group, sig)
-    layers = sorted({site_layer(s) for s in variables} - {None})
-    st.multiselect("Layers", layers, default=layers, key="param_layers")
+    labels = data.site_labels(run, group, sig)
+    layers = sorted(set(labels["layer"].tolist()))
+    if any(v not in layers for v in st.session_state.get("param_layers", [])):  # another run's layers
+        del st.session_state["param_layers"]
+    st.multiselect("Layers", layers, default=layers, format_func=layer_label, key="param_layers")
     st.text_input("Only sites containing", "", key="param_filter", help="e.g. attn.qkv, mlp, .bias; empty: every site")
-    table = data.load_site_table(run, group, tuple(chosen_sites(variables)), sig)
+    table = data.load_site_table(run, group, VARIABLE[group], tuple(chosen_sites(labels)), sig)
     filters = f"layers {st.session_state.get('param_layers')}, text {st.session_state.get('param_filter', '')!r}"
-    if not ui.need_after_filter(table, "parameter sites", bool(variables), filters):
+    if not ui.need_after_filter(table, "parameter sites", len(labels) > 0, filters):
         return
     log_color = group != "weight_norm"
     quantity = QUANTITY[group]
@@ -56,19 +60,23 @@ def page() -> None:
         del st.session_state["param_lines"]  # sites of another run, or removed by the filter
     picked = st.multiselect("Sites to draw as lines", list(table.index), default=list(table.index)[:4],
                             key="param_lines")
+    site_layers = dict(zip(labels["site"], labels["layer"]))
     if picked:
-        ui.chart(lines(table.loc[picked].T, STATS[group], quantity, log_y=log_color, events=ui.run_events(run, sig)),
-                 group, lines, name="lines")
+        ui.chart(lines(table.loc[picked].T, STATS[group], quantity, log_y=log_color, events=ui.run_events(run, sig),
+                       layers=site_layers), group, lines, name="lines")
     if group == "weight_norm":
         st.subheader("Singular values over time")
         if not st.toggle("Show singular-value statistics (reads more records)", key="param_spectral"):
             return
+        chosen = set(st.session_state.get("param_layers", layers))
         for stat in SPECTRAL:
-            table = data.load_site_table(run, group, tuple(chosen_sites(variables, stat)), sig)
-            recorded = any(s.endswith(stat) for s in variables)  # recorded, but the layer/text filter removed it
-            if ui.need_after_filter(table, f"{stat[1:]} sites", recorded, filters):
-                table.index = [s.removesuffix(stat) for s in table.index]
-                ui.chart(lines(table.T, stat[1:].replace("_", " "), stat[1:]), "spectral", lines, name=stat[1:])
+            table = data.load_matrix_table(run, stat, sig)
+            if ui.need(table, f"{stat} records (the matrices group)"):
+                table = table[[int(r.split()[0][1:]) in chosen for r in table.index]]
+                # recorded, so an empty table is the layer filter's doing, not a missing --record
+                if ui.need_after_filter(table, f"{stat} records", True, f"layers {sorted(chosen)}"):
+                    ui.chart(lines(table.T, stat.replace("_", " "), stat, events=ui.run_events(run, sig)), "spectral",
+                             lines, name=stat)
 
 
 if runs:

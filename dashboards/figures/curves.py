@@ -42,14 +42,15 @@ def add_events(fig: go.Figure, events=()) -> go.Figure:
 
 
 def lines(table: pd.DataFrame, title: str, y_label: str, log_y: bool = False, x_label: str = "step",
-          events=()) -> go.Figure:
+          events=(), layers: dict | None = None) -> go.Figure:
     """One line per column of `table` (index: the x values, e.g. step), in model order (layer, then site) with
-    a colour each (sequential by layer, none repeated), and `events` marked on the step axis."""
+    a colour each (sequential by layer, none repeated), and `events` marked on the step axis. `layers` maps a
+    column to its `layer` coordinate (else a site name's block number orders it)."""
     fig = go.Figure()
     table = table.iloc[thin(len(table), points_per_line(table.shape[1], MAX_POINTS))]
     x = np.asarray(table.index)
-    names = sorted((str(c) for c in table.columns), key=model_order)
-    colours = line_colors(names)
+    names = sorted((str(c) for c in table.columns), key=lambda n: model_order(n, layers))
+    colours = line_colors(names, layers)
     by_name = {str(c): c for c in table.columns}
     for name in names:
         fig.add_trace(go.Scatter(x=x, y=display_values(table[by_name[name]]), name=name, mode="lines",

@@ -1,4 +1,4 @@
-"""Pure array preparation for the figures: pick sites, tabulate site x step, project and compare activations.
+"""Pure array preparation for the figures: project and compare activations, tabulate trajectories.
 
 Arrays and Datasets in, arrays and tables out; no files, no session state.
 """
@@ -11,29 +11,33 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-LAYER_RE = re.compile(r"^blocks\.(\d+)\.")
+# Display order of chart labels only: a label that is a TransformerLens site name sorts by its block. The store
+# is never read by parsing names (the `layer` coordinate is); callers that have it pass `layers`.
+_BLOCK = re.compile(r"^blocks\.(\d+)\.")
 
 
-def site_layer(site: str) -> int | None:
-    """The layer index in a site name (`blocks.3.attn.qkv.weight` -> 3), None for embeddings and ln_final."""
-    m = LAYER_RE.match(site)
+def _layer_of(name: str, layers: dict | None = None) -> int | None:
+    if layers is not None and name in layers:
+        v = layers[name]
+        return None if v is None or not np.isfinite(v) or v < 0 else int(v)
+    m = _BLOCK.match(name)
     return int(m.group(1)) if m else None
 
 
-def model_order(site: str) -> tuple[float, str]:
+def model_order(site: str, layers: dict | None = None) -> tuple[float, str]:
     """Sort key that puts sites in the model's order: embeddings, then layer 0, 1, ..., then the final LayerNorm
-    (site names sort alphabetically within a layer).
+    (site names sort alphabetically within a layer). `layers` maps a site to its `layer` coordinate.
 
     >>> sorted(["ln_final.weight", "blocks.10.mlp", "blocks.2.attn", "wte.weight"], key=model_order)
     ['wte.weight', 'blocks.2.attn', 'blocks.10.mlp', 'ln_final.weight']
     """
-    layer = site_layer(site)
+    layer = _layer_of(site, layers)
     if layer is not None:
         return float(layer), site
     return (float("inf"), site) if site.startswith("ln_final") else (-1.0, site)
 
 
-def line_colors(names: list[str]) -> dict[str, str]:
+def line_colors(names: list[str], layers: dict | None = None) -> dict[str, str]:
     """A colour per line name, none repeated: sites with a layer get a sequential palette (Viridis, early layers
     dark, late layers light) in model order, so a layer's lines sit together and depth reads as lightness;
     other names get distinct qualitative colours.
@@ -43,8 +47,8 @@ def line_colors(names: list[str]) -> dict[str, str]:
     """
     import plotly.colors
 
-    layered = sorted((n for n in names if site_layer(n) is not None), key=model_order)
-    other = [n for n in names if site_layer(n) is None]
+    layered = sorted((n for n in names if _layer_of(n, layers) is not None), key=lambda n: model_order(n, layers))
+    other = [n for n in names if _layer_of(n, layers) is None]
     out: dict[str, str] = {}
     if layered:
         # 0 .. 0.85 of Viridis: the last, pale-yellow end is hard to see on white
@@ -67,28 +71,6 @@ def relative_to_first(table: pd.DataFrame) -> pd.DataFrame:
     """
     first = table.iloc[:, 0].replace(0, np.nan)
     return table.div(first, axis=0)
-
-
-def step_sites(ds: xr.Dataset, layers: list[int] | None = None, contains: str = "") -> list[str]:
-    """Variables of `ds` with dims exactly (step,), optionally only in `layers` and containing `contains`."""
-    out = []
-    for name, var in ds.data_vars.items():
-        if var.dims != ("step",) or contains not in name:
-            continue
-        layer = site_layer(name)
-        if layers is not None and layer is not None and layer not in layers:
-            continue
-        out.append(str(name))
-    return out
-
-
-def site_table(ds: xr.Dataset, sites: list[str]) -> pd.DataFrame:
-    """Rows: sites; columns: steps; values: the statistic. Missing sites are left out."""
-    sites = [s for s in sites if s in ds]
-    if not sites:
-        return pd.DataFrame()
-    values = np.stack([ds[s].values.astype(float) for s in sites])
-    return pd.DataFrame(values, index=sites, columns=ds["step"].values.astype(int))
 
 
 def pca_trajectories(acts: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
