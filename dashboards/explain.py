@@ -79,12 +79,43 @@ TEXTS: dict[str, str] = {
         "**What:** statistical summaries of the trajectories, computed by the workbench. Each table can be "
         "downloaded as CSV and each chart as interactive HTML."
     ),
+    "an_changepoints": (
+        "**What:** where the trajectory shifts level (or slope), found by binary segmentation. **Formula:** a split "
+        "is kept when the residual sum of squares of the segment fits falls by more than p sigma^2 ln n (BIC), sigma "
+        "from the median absolute first difference (Killick et al. 2012). **Read it:** red dotted lines are change "
+        "points; the orange band is the induction head's logistic onset with its CI, for reference."
+    ),
+    "an_fit": (
+        "**What:** a parametric growth curve fitted by nonlinear least squares. **Formula:** as written above the "
+        "chart; R^2 = 1 - RSS/TSS. **Read it:** a parameter flagged 'at a bound', 'SE > |estimate|' or outside the "
+        "data's range is not determined by the data: do not report it. Bounded scores start on the logistic, "
+        "losses on the power law. The SEs assume independent records, so they are too small."
+    ),
+    "an_onset": (
+        "**What:** when the score rises. **Formula:** logistic fit; logistic onset = t_mid - 2w (12% of the rise), "
+        "midpoint = t_mid (50%). **Read it:** the interval is this run's measurement precision. The spread between "
+        "seeds is larger: train `--seeds 3` and the report gives the onset across seeds with a t interval. Not the "
+        "same as the role emergence step (first of 3 records past 0.3) on the Attention heads page."
+    ),
+    "an_xcorr": (
+        "**What:** whether changes in one trajectory come before changes in the other. **Formula:** r_k = "
+        "corr(dx_t, dy_{t+k}) on first differences. **Read it:** a bar at positive k means x changes k records "
+        "before y; at negative k, y changes first. Dashed lines: the 95% band of no correlation, Bonferroni-"
+        "corrected for the number of lags tested (without the correction one lag in 21 crosses it by chance)."
+    ),
+    "an_seeds": (
+        "**What:** the trajectory of each chosen run, their mean, and a 95% confidence band of the mean. "
+        "**Formula:** mean +- t_{0.975, k-1} sd / sqrt(k) over k runs (the report uses the same band). "
+        "**Read it:** over seeds of one configuration, the band is the uncertainty of the average run; over "
+        "runs with different settings it is not a reliability and is labelled 'runs'."
+    ),
     "compare": (
         "**What:** the same statistic from two or more runs on one set of axes (seeds, learning rates). "
         "**Read it:** differences larger than the spread between seeds are effects of the setting."
     ),
     "samples": (
-        "**What:** what the model wrote after the same beginnings (the first tokens of two validation documents) "
+        "**What:** what the model wrote after the same beginnings (the first tokens of two validation documents, and "
+        "the first of them followed by its first half again: a model with induction heads continues the repeat) "
         "at each checkpoint, made during training. **How:** greedy always takes the most probable next token; "
         "top_p=0.9 draws from the smallest set of tokens holding 90% of the probability, with the same seed at "
         "every checkpoint; at most 24 new tokens, fewer when the model ended the document. **Read it:** like the "

@@ -136,6 +136,22 @@ def move_step_slider(page, timeout_ms: float = 30_000) -> float:
     return seconds
 
 
+def add_run(page, name: str, timeout_ms: float = 30_000) -> None:
+    """In the sidebar's multi-run picker (Analyses, Compare), add the run called `name` and wait for the rerun."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"] input[role="combobox"]').first
+    box.click()
+    box.fill(name)
+    page.get_by_role("option", name=name, exact=True).first.click()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)  # the rerun starts after the widget's debounce
+    wait_idle(page, timeout_ms)
+
+
+def alerts(page) -> list[str]:
+    """Texts of the warnings, infos and errors on the page and in its sidebar."""
+    return [a.inner_text() for a in page.locator('[data-testid="stAlert"]').all()]
+
+
 def page_errors(page) -> list[str]:
     """Texts of exceptions streamlit shows on the page (empty when none)."""
     return [e.inner_text() for e in page.locator(EXCEPTION).all()]

@@ -10,10 +10,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import data, explain
+from dashboards import choices, data, explain
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,12 @@ def run_choice(multiple: bool = False) -> list[Path]:
         return []
     names = {str(p.relative_to(root)) if p != root else p.name: p for p in runs}
     if multiple:
-        chosen = st.sidebar.multiselect("Runs", list(names), default=list(names)[:2], key="runs_compare")
+        # The seeds of one --seeds group, else one run: never two unrelated runs drawn as replications.
+        chosen = st.sidebar.multiselect("Runs", list(names), default=choices.default_runs(list(names)),
+                                        key="runs_compare")
+        if len(chosen) == 1 and len(names) > 1 and not choices.seed_groups(list(names)):
+            st.sidebar.caption("Only one run is selected at first: the runs here are not seeds of one `--seeds` "
+                               "group. Add runs to compare settings.")
     else:
         chosen = [st.sidebar.selectbox("Run", list(names), key="run")]
     st.sidebar.toggle("Auto-refresh every 10 s", key="auto_refresh",
@@ -100,10 +106,74 @@ def chart(fig, key: str, computed_by: Callable | list[Callable], name: str | Non
                            mime="text/html", key=f"dl_{name}")
 
 
+def _empty(value) -> bool:
+    return value is None or (hasattr(value, "empty") and value.empty) or (hasattr(value, "__len__") and len(value) == 0)
+
+
 def need(value, what: str) -> bool:
     """True if `value` is usable; otherwise show what is missing from the run and return False."""
-    if value is None or (hasattr(value, "empty") and value.empty) or (hasattr(value, "__len__") and len(value) == 0):
+    if _empty(value):
         st.info(f"This run has no {what} yet. It appears here once training records it "
                 "(use `--record` when training; refresh while it runs).")
         return False
     return True
+
+
+def need_after_filter(value, what: str, recorded: bool, filters: str) -> bool:
+    """Like `need`, but when the run did record `what` and the page's filters removed all of it, say that
+    (an empty chart after filtering is the filter's doing, not a missing `--record`)."""
+    if not _empty(value):
+        return True
+    if recorded:
+        st.warning(f"No {what} match the current filters ({filters}); widen or clear them to see the chart.")
+        return False
+    return need(value, what)
+
+
+def comparison_warning(runs: list[Path]) -> bool:
+    """Warn (once per page) when the chosen runs are not seeds of one configuration; True when they are seeds."""
+    names = [p.parent.name + "/" + p.name for p in runs]
+    configs = {n: data.load_config(str(p)) for n, p in zip(names, runs)}
+    text = choices.comparison_warning(names, configs)
+    if text:
+        st.warning(text)
+    return len(runs) >= 2 and text is None
+
+
+def valid_choice(key: str, options: list) -> None:
+    """Drop a widget's remembered value when it is not among `options` (a step past the end of a shorter run,
+    after switching runs), so the widget is drawn with its default, inside the range. Dropped rather than
+    overwritten: a value set through st.session_state next to a widget default makes Streamlit warn."""
+    if key in st.session_state and choices.stale(st.session_state[key], options):
+        del st.session_state[key]
+
+
+def run_events(run: str, sig: tuple, max_change_points: int = 4) -> list[dict]:
+    """Events to mark on every chart over steps, so that changes in different statistics can be lined up:
+    the logistic onset of the strongest induction head with its CI band (delta method), and the change points
+    of the recorded training loss in slope (at most `max_change_points`; binary segmentation finds the
+    largest first).
+    Each is computed once per run and cached (data.workbench_call)."""
+    events = []
+    scores = data.load_group(run, "head_scores", sig)
+    if scores is not None and "induction" in scores and scores.sizes.get("step", 0) >= 8:
+        layer, head = data.strongest_head(run, sig)
+        y = scores["induction"].isel(layer=layer, head_index=head).values.astype(float)
+        try:
+            o = data.workbench_call("onset_with_ci", scores["step"].values.astype(float), y, method="delta")
+            events.append({"step": o.onset, "lo": o.onset_ci[0], "hi": o.onset_ci[1], "kind": "onset",
+                           "label": f"L{layer}H{head} onset {o.onset:.0f}"})
+        except ValueError:  # WorkbenchError: no rise, no onset
+            pass
+    loss = data.load_group(run, "loss", sig)
+    if loss is not None and "train_loss" in loss and loss.sizes.get("step", 0) >= 10:
+        y = loss["train_loss"].values.astype(float)
+        ok = np.isfinite(y)
+        try:
+            cps = data.workbench_call("change_points", loss["step"].values.astype(float)[ok], y[ok], model="linear",
+                                      max_points=max_change_points)
+            events += [{"step": float(s), "kind": "change point", "label": "loss slope change"}
+                       for s in cps.get("step", [])]
+        except ValueError:
+            pass
+    return events

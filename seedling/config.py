@@ -121,6 +121,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     keep_last: int = 3
     log_checkpoints: bool = True  # also keep checkpoints at steps 1, 2, 4, 8, ... (dense early)
+    keep_grid: int = 16  # also keep the checkpoint nearest each of 17 evenly spaced steps of the plan (0: none)
     bad_step_patience: int = 3  # consecutive non-finite steps before rolling back
     rollback_lr_factor: float = 0.5
     compile: bool = False
@@ -128,6 +129,8 @@ class TrainConfig:
     def validate(self) -> None:
         _positive(self, "micro_batch_size", "grad_accum", "eval_every", "eval_batches", "checkpoint_every", "keep_last", "bad_step_patience")
         _seed("train.seed", self.seed)
+        if self.keep_grid < 0:
+            raise ConfigError(f"train.keep_grid={self.keep_grid} must be 0 (no grid) or a positive number of intervals")
         for name in ("max_steps", "max_tokens"):
             v = getattr(self, name)
             if v is not None and v <= 0:

@@ -101,6 +101,30 @@ def test_prune_keeps_last_n_and_the_log_spaced_series(tmp_path):
     assert not (tmp_path / "step_0000010.json").exists()
 
 
+def test_prune_keeps_a_uniform_grid_through_the_transition(tmp_path):
+    # The induction tour: 1,500 steps, a checkpoint every 250 plus the log series. Keeping only the newest
+    # three deleted 250, 500 and 750, the steps around the induction onset.
+    _write(tmp_path, 0, 1, 2, 4, 8, 16, 32, 64, 128, 250, 500, 750, 1000, 1250, 1500)
+    deleted = ckpt.prune(tmp_path, keep_last=3, log_limit=250, total_steps=1500, grid=6)
+    assert deleted == []  # every multiple of 250 is the nearest saved step to a grid target
+    assert {250, 500, 750} <= set(ckpt.list_steps(tmp_path))
+    gaps = np.diff(ckpt.list_steps(tmp_path))
+    assert gaps.max() <= 250
+
+
+def test_keep_schedule_never_deletes_what_it_wants_later():
+    from seedling.train.keep import keep_schedule
+
+    saved, every_call = [], []
+    for step in range(0, 10_001, 100):  # prune after every save, as the loop does
+        saved.append(step)
+        saved = sorted(keep_schedule(saved, total_steps=10_000, keep_last=3, grid=16, log_limit=100))
+        every_call.append(set(saved))
+    final = keep_schedule(range(0, 10_001, 100), total_steps=10_000, keep_last=3, grid=16, log_limit=100)
+    assert set(saved) == final  # incremental pruning ends where one pruning of all saves would
+    assert max(np.diff(saved)) <= 2 * 10_000 / 16 and len(saved) <= 3 + 17 + 2
+
+
 def test_rng_round_trip_through_safe_loader(tmp_path):
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
     state = ckpt.capture_rng()

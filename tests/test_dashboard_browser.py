@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from dashboards.harness import (
     CHART,
     CHROMIUM,
     PAGES,
+    add_run,
+    alerts,
     browser,
     move_step_slider,
     open_page,
@@ -52,3 +55,30 @@ def test_every_page_renders_in_the_browser(tmp_path):
         after = page.locator('[data-testid="stPlotlyChart"] .gtitle').first.text_content()
         assert before.startswith("entropy at step 110") and after.startswith("entropy at step 100")
         assert page_errors(page) == []
+
+
+def test_unrelated_runs_are_not_selected_together_and_warn_when_they_are(tmp_path):
+    # The demo (text, its own vocabulary) and the tour (synthetic induction data) are not seeds of one
+    # configuration: Analyses and Compare must not draw a "reliability across seeds" band over them unasked.
+    demo = write_run(tmp_path / "demo", seed=0)
+    config = json.loads((demo / "config.json").read_text())
+    config["data"]["name"], config["model"]["d_vocab"] = "text", 4096
+    (demo / "config.json").write_text(json.dumps(config))
+    write_run(tmp_path / "induction", seed=0)
+    with serve(tmp_path, log_path=tmp_path / "server.log") as url, browser() as page:
+        for path in ("analyses", "compare"):
+            open_page(page, url, path, n_charts=0)
+            chosen = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"] [data-tag]')
+            assert chosen.all_inner_texts() == ["demo"], path  # one run, not the first two alphabetically
+            assert "not seeds of one" in page.locator('[data-testid="stSidebar"]').inner_text()
+            add_run(page, "induction")
+            assert chosen.count() == 2, path
+            page.locator('[data-testid="stAlert"]', has_text="not seeds of one configuration").first.wait_for()
+            warned = [a for a in alerts(page) if "not seeds of one configuration" in a]
+            assert warned and "data.name" in warned[0] and "model.d_vocab" in warned[0], path
+            assert page_errors(page) == [], path
+        open_page(page, url, "analyses", n_charts=0)
+        add_run(page, "induction")
+        page.get_by_text("Spread across runs").first.wait_for()
+        assert "Spread across runs" in page.locator('[data-testid="stMain"]').inner_text()
+        assert "Reliability across seeds" not in page.locator('[data-testid="stMain"]').inner_text()

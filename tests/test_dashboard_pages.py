@@ -205,8 +205,8 @@ def test_samples_reader_gives_one_row_per_completion(trained_run):
     table = data.load_samples(str(trained_run), data.signature(trained_run))
     assert list(table.columns) == ["step", "tokens", "decoding", "prompt", "completion", "ended"]
     assert sorted(table["step"].unique()) == [0, 1, 2, 4]  # the checkpoints; the torn line is skipped
-    assert len(table) == 4 * 4  # 2 prompts x (greedy, top_p=0.9) per checkpoint
-    assert table["prompt"].nunique() == 2
+    assert len(table) == 4 * 6  # 3 prompts (2 documents, 1 repeated span) x (greedy, top_p=0.9) per checkpoint
+    assert table["prompt"].nunique() == 3
     lines = [json.loads(line) for line in (trained_run / "samples.jsonl").read_text().splitlines()[:-1]]
     assert table["ended"].tolist() == [s["n_tokens"] < 24 for r in lines for s in r["samples"]]
     assert data.load_samples(str(trained_run.parent), ()) is None  # no samples.jsonl there
@@ -216,10 +216,10 @@ def test_overview_shows_samples_as_a_table_or_says_why_not(trained_run, runs_dir
     at = app(trained_run, "overview", monkeypatch)
     assert_clean(at)
     shown = at.dataframe[-1].value
-    assert list(shown.columns) == ["step", "prompt", "completion"] and len(shown) == 8  # greedy by default
+    assert list(shown.columns) == ["step", "prompt", "completion"] and len(shown) == 12  # greedy by default
     assert at.radio(key="overview_decoding").options == ["greedy", "top_p=0.9"]
     at.radio(key="overview_decoding").set_value("top_p=0.9").run()
-    assert len(at.dataframe[-1].value) == 8 and any("greedy always takes" in c.value for c in at.caption)
+    assert len(at.dataframe[-1].value) == 12 and any("greedy always takes" in c.value for c in at.caption)
     bare = app(runs_dir, "overview", monkeypatch)  # runs written without samples.jsonl
     assert_clean(bare)
     assert any("no sample completions" in i.value and "--samples off" in i.value for i in bare.info)
@@ -254,3 +254,51 @@ def test_every_page_ends_with_the_plotly_preload(runs_dir, monkeypatch):
         at = app(runs_dir, page, monkeypatch)
         html = [e for e in at.main.children.values() if getattr(e, "type", "") == "html"]
         assert html and "seedlingPlotlyPreload" in html[-1].proto.body, page
+
+
+def test_switching_to_a_shorter_run_brings_the_step_slider_back_into_range(tmp_path, monkeypatch):
+    write_run(tmp_path / "long", n_records=12)
+    write_run(tmp_path / "short", n_records=5)
+    at = app(tmp_path, "heads", monkeypatch)
+    at.select_slider(key="heads_step").set_value(110).run()
+    at.selectbox(key="run").set_value("short").run()
+    assert_clean(at)
+    assert at.select_slider(key="heads_step").value == 40  # the new run's last step, not 110
+    grid = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert grid["layout"]["title"]["text"].startswith("entropy at step 40")
+    assert grid["data"][0]["zmin"] == 0 and "ln 32" in grid["data"][0]["colorbar"]["title"]["text"]  # [0, ln T], T = probe length
+
+
+def test_a_filter_that_empties_the_charts_says_so_instead_of_blaming_record(runs_dir, monkeypatch):
+    at = app(runs_dir, "parameters", monkeypatch)
+    at.text_input(key="param_filter").set_value("no-such-site").run()
+    assert_clean(at)
+    assert any("match the current filters" in w.value for w in at.warning)
+    assert not any("--record" in i.value for i in at.info)
+    at = app(runs_dir, "parameters", monkeypatch)
+    heat = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert heat["colorbar"]["title"]["text"] == "||W||_F"  # not "1"
+    at.toggle(key="param_relative").set_value(True).run()
+    heat = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert heat["colorbar"]["title"]["text"] == "||W||_F / ||W_0||_F" and array(heat["z"])[0] == pytest.approx(1.0)
+
+
+def test_analyses_starts_on_the_logistic_for_a_score_and_explains_each_chart(runs_dir, monkeypatch):
+    at = app(runs_dir, "analyses", monkeypatch)
+    assert_clean(at)
+    assert "induction" in at.selectbox(key="an_series").value
+    assert at.radio(key=f"an_fit_{at.selectbox(key='an_series').value}").value == "logistic"
+    captions = " ".join(c.value for c in at.caption)
+    for what in ("where the trajectory shifts level", "a parametric growth curve", "changes in one trajectory come",
+                 "a 95% confidence band of the mean", "Wald SEs and CIs assume independent residuals"):
+        assert what in captions, what
+    band = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    assert band["name"] == "95% CI of the mean over 2 seeds (t, 1 df)"  # seed0 and seed1 of one group
+
+
+def test_generate_warns_when_the_prompt_is_outside_the_vocabulary(trained_run, monkeypatch):
+    at = app(trained_run, "generate", monkeypatch)
+    assert_clean(at)
+    assert any("outside this run's vocabulary" in w.value for w in at.warning)  # "Once upon a time" on t0..t255
+    at.text_area(key="gen_prompt").set_value("t1 t2 t3 t1 t2").run()
+    assert not any("vocabulary" in w.value for w in at.warning)

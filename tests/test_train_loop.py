@@ -58,7 +58,7 @@ def test_events_metrics_and_falling_loss(tmp_path):
     evals = read_metrics(tmp_path / "metrics.jsonl", "eval")
     assert evals[-1]["val_loss"] < evals[0]["val_loss"] - 0.05
     assert evals[-1]["val_ppl"] == pytest.approx(math.exp(evals[-1]["val_loss"]))
-    assert ckpt.list_steps(tmp_path / "checkpoints") == [0, 1, 2, 4, 20, 25, 30]  # log series + last 3
+    assert ckpt.list_steps(tmp_path / "checkpoints") == [0, 1, 2, 4, 5, 10, 15, 20, 25, 30]  # log series + grid + last 3
     assert (tmp_path / "checkpoints" / "best.pt").is_file()
 
 

@@ -56,9 +56,12 @@ def test_a_line_per_checkpoint_and_training_is_bit_identical(tmp_path):
     assert [r["tokens"] for r in lines] == [s * 256 for s in saved]  # micro batch 4 x accum 2 x 32 tokens
     first = lines[0]
     assert first["settings"] == json.loads(json.dumps(SampleSettings().__dict__))
-    assert [s["decoding"] for s in first["samples"]] == ["greedy", "top_p=0.9", "greedy", "top_p=0.9"]
+    assert [s["decoding"] for s in first["samples"]] == ["greedy", "top_p=0.9"] * 3
+    prompts = [s["prompt"].split() for s in first["samples"][::2]]
+    assert [len(p) for p in prompts] == [8, 8, 12]  # synthetic symbols t0..t255; the third repeats a span
+    assert prompts[2] == prompts[0] + prompts[0][:4]  # the induction probe: the first prompt, then its first half
     for s in first["samples"]:
-        assert s["prompt"].startswith("t") and len(s["prompt"].split()) == 8  # synthetic symbols t0..t255
+        assert s["prompt"].startswith("t")
         assert 0 <= s["n_tokens"] <= 24 and isinstance(s["completion"], str)
     assert any(s["completion"] for r in lines for s in r["samples"])
 

@@ -109,12 +109,12 @@ def test_head_roles_and_emergence():
 def test_trajectory_summary_half_life():
     t = np.arange(0, 3000, 50)
     summ = wb.trajectory_summary(_head_scores(t)["induction"]).set_index(["layer", "head_index"])
-    assert summ.loc[(1, 1), "half_life_step"] == pytest.approx(1500, abs=60)
-    assert summ.loc[(1, 1), "onset_step"] < summ.loc[(1, 1), "half_life_step"]
+    assert summ.loc[(1, 1), "step_50pct"] == pytest.approx(1500, abs=60)
+    assert summ.loc[(1, 1), "step_10pct"] < summ.loc[(1, 1), "step_50pct"]
     assert summ.loc[(1, 1), "final"] == pytest.approx(0.75, abs=0.01)
     noisy = _head_scores(t)["induction"].copy()
     noisy[:, 0, 1] = RNG.normal(0.05, 0.01, len(t))  # no change, only noise: no onset
-    assert pd.isna(wb.trajectory_summary(noisy).set_index(["layer", "head_index"]).loc[(0, 1), "onset_step"])
+    assert pd.isna(wb.trajectory_summary(noisy).set_index(["layer", "head_index"]).loc[(0, 1), "step_10pct"])
 
 
 def test_induction_phase_change_detected_with_icl_drop():

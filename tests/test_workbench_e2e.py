@@ -39,7 +39,8 @@ def test_an_induction_head_forms_and_the_phase_change_is_detected(induction_run)
 def test_summary_command_on_the_trained_run(induction_run, capsys):
     assert main(["summary", str(induction_run.path), "--fast"]) == 0
     out = capsys.readouterr().out
-    assert "final loss (loss/train_loss)" in out and "induction phase change" in out
+    assert "last recorded loss (loss/train_loss)" in out and "induction phase change" in out
+    assert out.splitlines()[1] == "What changed:" and "layer 1 head" in out.split("heads that moved most")[1]
     assert "head_scores" in out and "records, steps 0..1500" in out
 
 

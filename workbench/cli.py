@@ -36,18 +36,20 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from workbench.export import export_run
-    from workbench.run import open_run
+    from workbench.export import export_runs
+    from workbench.run import open_runs
 
-    paths = export_run(_checked([open_run(args.run_dir)])[0], args.format, args.out)
+    paths = export_runs(_checked(open_runs(args.run_dirs)), args.format, args.out,
+                        method="delta" if args.fast else "bootstrap")
     for p in paths:
         print(p)
     return 0
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from workbench.findings import find, summary_text
+    from workbench.findings import find
     from workbench.run import open_run
+    from workbench.summary import summary_text
 
     run = _checked([open_run(args.run_dir)])[0]
     print(summary_text(run, find(run, method="delta" if args.fast else "bootstrap")))
@@ -71,11 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_report)
 
     e = sub.add_parser("export", help="write tidy long-format tables (csv or parquet)",
-                       description="Write one tidy table per recorded group, columns run, step, group, site, layer, "
-                       "head, value, for R, lavaan, Mplus or any latent-growth software.")
-    e.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
+                       description="Write one tidy table per recorded group (columns run, seed, step, group, "
+                       "statistic, site, layer, head, value, unit), the run-level constants (runs), the findings "
+                       "(fits, onsets, icc, split_half) and a codebook, for R, lavaan, Mplus or any latent-growth "
+                       "software (docs/export.md; docs/growth_model.R reads them).")
+    e.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories, or a directory holding seed runs")
     e.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format (default: csv)")
-    e.add_argument("--out", required=True, metavar="DIR", help="directory to write the tables into (created if needed)")
+    e.add_argument("--out", required=True, metavar="DIR",
+                   help="a new directory to write the tables into (refused if it already holds an export)")
+    e.add_argument("--fast", action="store_true", help="delta-method onset CIs instead of the block bootstrap")
     e.set_defaults(func=_export)
 
     s = sub.add_parser("summary", help="print a plain-text summary of a run",

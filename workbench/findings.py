@@ -11,7 +11,7 @@ import xarray as xr
 
 from workbench.changepoint import plateaus
 from workbench.errors import WorkbenchError
-from workbench.fits import FitResult, fit_exponential, fit_power_law
+from workbench.fits import FitResult, fit_exponential, fit_logistic, fit_power_law, rank_fits
 from workbench.heads import PhaseChange, classify_heads, induction_phase_change, role_emergence
 from workbench.run import RunData
 
@@ -67,12 +67,13 @@ def find(run: RunData, method: str = "bootstrap") -> Findings:
         f.notes.append(str(e))
     if f.loss is not None:
         fitters = {"power law": fit_power_law, "shifted power law": lambda t, y: fit_power_law(t, y, shift=True),
-                   "exponential": fit_exponential}
+                   "exponential": fit_exponential, "logistic": fit_logistic}
         for label, fitter in fitters.items():
             try:
                 f.fits.append(fitter(f.steps, f.loss))
             except WorkbenchError as e:
                 f.notes.append(f"{label} fit: {e}")
+        f.fits = rank_fits(f.fits)  # unflagged by AIC first: what the summary and report recommend
         try:
             f.plateaus = plateaus(f.steps, f.loss)
         except WorkbenchError as e:
@@ -97,37 +98,3 @@ def find(run: RunData, method: str = "bootstrap") -> Findings:
     except WorkbenchError as e:
         f.notes.append(f"induction phase change: {e}")
     return f
-
-
-def summary_text(run: RunData, f: Findings) -> str:
-    """A plain-text summary: records, final loss, fits, plateaus, head roles, induction onset with its CI."""
-    lines = [f"run: {run.path}"]
-    for g in run.groups:
-        ds = run.group(g)
-        if "step" in ds.dims and ds.sizes["step"]:
-            lines.append(f"  {g:<14} {ds.sizes['step']:>6} records, steps {int(ds['step'][0])}..{int(ds['step'][-1])}")
-    if f.loss is not None and len(f.loss):
-        lines.append(f"final loss ({f.loss_name}): {f.loss[-1]:.4f} nats at step {int(f.steps[-1])}")
-    for fit in f.fits:
-        par = ", ".join(f"{k} = {v:.4g} (SE {fit.se[k]:.2g})" for k, v in fit.params.items())
-        lines.append(f"fit {fit.formula}: {par}; AIC {fit.aic:.1f}")
-    if f.plateaus is not None:
-        for _, p in f.plateaus.iterrows():
-            lines.append(f"plateau at {p['level']:.4f} from step {int(p['start_step'])} to {int(p['end_step'])}")
-    if f.emergence is not None:
-        final = f.emergence[f.emergence["final"]]
-        lines.append(f"head roles at the last record ({len(final)} heads with a role):")
-        for _, r in final.sort_values(["layer", "head_index"]).iterrows():
-            lines.append(f"  layer {r['layer']} head {r['head_index']}: {r['role']} from step {r['emergence_step']}")
-    pc = f.phase_change
-    if pc is not None:
-        if pc.onset is not None:
-            o = pc.onset
-            lines.append(
-                f"induction head: layer {pc.layer} head {pc.head_index}, score {o.lo:.2f} -> {o.hi:.2f}; "
-                f"onset (12% of rise) step {o.onset:.0f} [{o.level:.0%} CI {o.onset_ci[0]:.0f}, {o.onset_ci[1]:.0f}], "
-                f"midpoint step {o.midpoint:.0f} [{o.midpoint_ci[0]:.0f}, {o.midpoint_ci[1]:.0f}] "
-                f"({o.method} CI, logistic fit)")
-        lines.append(f"induction phase change {'DETECTED' if pc.detected else 'not detected'}: {pc.reason}")
-    lines += [f"note: {n}" for n in f.notes]
-    return "\n".join(lines)

@@ -16,15 +16,26 @@ from workbench.smoothing import finite_pairs
 log = logging.getLogger(__name__)
 
 
+#: Said wherever fit SEs are shown (summary, report, dashboard): they are not the whole uncertainty.
+WALD_CAVEAT = ("Wald SEs and CIs assume independent residuals; consecutive records are autocorrelated, so they are "
+               "optimistic (too narrow): read them as lower bounds on the uncertainty.")
+
+# What each parameter measures, for the range check in FitResult.flags: a time ("t") must lie within the
+# recorded span, a level ("y") within the data's range widened by one range either side.
+PARAM_KIND = {"tau": "t", "t0": "t", "t_mid": "t", "width": "t", "c": "y", "lo": "y", "hi": "y"}
+
+
 @dataclass
 class FitResult:
-    """A nonlinear least-squares fit: estimates, standard errors, 95% CIs and fit statistics.
+    """A nonlinear least-squares fit: estimates, standard errors, 95% CIs, fit statistics and warnings.
 
     ``se`` are the square roots of the diagonal of the asymptotic covariance ``s^2 (J^T J)^-1``
     (``scipy.optimize.curve_fit`` with ``absolute_sigma=False``); ``ci`` are Wald intervals
     ``estimate +- t_{0.975, n-p} * se``. They assume independent residuals; consecutive records are
     autocorrelated, so treat them as lower bounds on the uncertainty (use the bootstrap in
-    :func:`workbench.heads.onset_with_ci` where it matters).
+    :func:`workbench.heads.onset_with_ci` where it matters). ``flags`` names every parameter that
+    must not be reported bare (at a bound, SE larger than the estimate, outside the data's range);
+    :func:`rank_fits` never ranks a flagged fit first.
     """
 
     name: str
@@ -35,6 +46,10 @@ class FitResult:
     n: int
     rss: float
     func: Callable = field(repr=False)
+    bounds: tuple = field(default=((), ()), repr=False)
+    t_range: tuple[float, float] = (float("nan"), float("nan"))
+    y_range: tuple[float, float] = (float("nan"), float("nan"))
+    tss: float = float("nan")
 
     @property
     def ci(self) -> dict[str, tuple[float, float]]:
@@ -48,16 +63,72 @@ class FitResult:
 
     @property
     def r2(self) -> float:
-        return float(1 - self.rss / self._tss) if getattr(self, "_tss", 0) else float("nan")
+        """``1 - RSS / TSS``: the share of the trajectory's variance around its mean that the curve explains."""
+        return float(1 - self.rss / self.tss) if self.tss > 0 else float("nan")
+
+    @property
+    def flags(self) -> dict[str, list[str]]:
+        """Why each parameter must not be reported bare, ``{name: [reasons]}`` (only flagged parameters).
+
+        Reasons: ``at a bound`` (within 0.1% of the bound's scale of a bound the optimiser enforced: the
+        data did not determine it); ``SE > |estimate|`` (the estimate is not distinguishable from 0);
+        ``outside the recorded steps`` (a time constant, shift, midpoint or width beyond the span of
+        ``t``); ``beyond the data's range`` (a level more than one data range outside ``[min y, max y]``);
+        ``below 0 though every value is >= 0`` (e.g. a negative asymptote of a cross-entropy).
+        """
+        lows, highs = self.bounds if len(self.bounds) == 2 else ((), ())
+        span = self.t_range[1] - self.t_range[0]
+        y_lo, y_hi = self.y_range
+        y_span = max(y_hi - y_lo, 1e-12)
+        out: dict[str, list[str]] = {}
+        for i, (k, v) in enumerate(self.params.items()):
+            why = []
+            for b in (lows[i] if i < len(lows) else None, highs[i] if i < len(highs) else None):
+                if b is not None and np.isfinite(b) and abs(v - b) <= 1e-3 * max(abs(b), abs(v), y_span, 1e-9):
+                    why.append("at a bound")
+                    break
+            se = self.se[k]
+            if not np.isfinite(se) or se > abs(v):
+                why.append("SE > |estimate|")
+            kind = PARAM_KIND.get(k)
+            if kind == "t" and np.isfinite(span) and not (0 < v <= span if k in ("tau", "width", "t0") else
+                                                          self.t_range[0] <= v <= self.t_range[1]):
+                why.append("outside the recorded steps")
+            if kind == "y" and np.isfinite(y_lo) and not (y_lo - y_span <= v <= y_hi + y_span):
+                why.append("beyond the data's range")
+            elif kind == "y" and y_lo >= 0 > v:
+                why.append("below 0 though every value is >= 0")
+            if why:
+                out[k] = why
+        return out
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
+
+    def describe_flags(self) -> str:
+        """The flags as one phrase, e.g. ``"c: at a bound, SE > |estimate|"``; empty when none."""
+        return "; ".join(f"{k}: {', '.join(v)}" for k, v in self.flags.items())
 
     def predict(self, t) -> np.ndarray:
         return self.func(np.asarray(t, dtype=float), *self.params.values())
 
     def table(self) -> pd.DataFrame:
-        """One row per parameter: estimate, se, ci_low, ci_high (and the model name and formula)."""
-        ci = self.ci
+        """One row per parameter: estimate, se, ci_low, ci_high, flag (empty when fine), and the fit's R^2 and AIC."""
+        ci, flags = self.ci, self.flags
         return pd.DataFrame([{"model": self.name, "parameter": k, "estimate": v, "se": self.se[k],
-                              "ci_low": ci[k][0], "ci_high": ci[k][1]} for k, v in self.params.items()])
+                              "ci_low": ci[k][0], "ci_high": ci[k][1], "flag": ", ".join(flags.get(k, [])),
+                              "r2": self.r2, "aic": self.aic} for k, v in self.params.items()])
+
+
+def rank_fits(fits: list[FitResult]) -> list[FitResult]:
+    """Fits ordered for recommendation: unflagged ones by AIC (lower first), then flagged ones by AIC.
+
+    AIC compares fits to the same points; a fit with a parameter at a bound or outside the data's
+    range can have the lowest AIC and still be wrong about what it claims (a negative cross-entropy,
+    a time constant longer than the run), so it is never recommended over an unflagged fit.
+    """
+    return sorted(fits, key=lambda f: (f.flagged, f.aic))
 
 
 def _fit(name, formula, func, t, y, p0, bounds, names) -> FitResult:
@@ -67,10 +138,10 @@ def _fit(name, formula, func, t, y, p0, bounds, names) -> FitResult:
         raise WorkbenchError(f"the {name} fit did not converge ({e}); the trajectory may not have that shape") from e
     resid = y - func(t, *popt)
     se = np.sqrt(np.clip(np.diag(pcov), 0, None))
-    res = FitResult(name, formula, dict(zip(names, map(float, popt))), dict(zip(names, map(float, se))),
-                    pcov, len(y), float(resid @ resid), func)
-    res._tss = float(((y - y.mean()) ** 2).sum())
-    return res
+    return FitResult(name, formula, dict(zip(names, map(float, popt))), dict(zip(names, map(float, se))),
+                     pcov, len(y), float(resid @ resid), func, bounds=(tuple(bounds[0]), tuple(bounds[1])),
+                     t_range=(float(t.min()), float(t.max())), y_range=(float(y.min()), float(y.max())),
+                     tss=float(((y - y.mean()) ** 2).sum()))
 
 
 def _power(t, a, b, c):

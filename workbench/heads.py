@@ -74,16 +74,23 @@ def role_emergence(roles: xr.DataArray, persist: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "head_index", "role", "emergence_step", "n_records", "final"])
 
 
-def trajectory_summary(values: xr.DataArray, frac: float = 0.1, noise_factor: float = 5.0) -> pd.DataFrame:
-    """Per-head summary of a trajectory ``(step, layer, head_index)``: start, final, onset, half-life.
+def trajectory_summary(values: xr.DataArray, frac: float = 0.1, noise_factor: float = 5.0,
+                       direction: str = "any") -> pd.DataFrame:
+    """Per-head summary of a trajectory ``(step, layer, head_index)``: start, final, 10% and 50% crossings.
 
     ``initial`` and ``final`` = means over the first and last ``max(1, frac * n)`` records;
-    ``onset_step`` = first step at which the (Savitzky-Golay smoothed) value has moved 10% of the way
-    from initial to final; ``half_life_step`` = first step at which it has moved 50% of the way (the
-    growth-curve half-time). Both are left empty when ``|change|`` is under ``noise_factor`` times the
-    record-to-record noise (``1.4826 * MAD(diff y) / sqrt 2``): a head that did not change has no onset.
+    ``step_10pct`` = first step at which the (Savitzky-Golay smoothed) value has moved 10% of the way
+    from initial to final; ``step_50pct`` = first step at which it has moved 50% of the way (the
+    growth-curve half-time). These are *crossings*, named apart from the logistic onset of
+    :func:`onset_with_ci` (``t_mid - 2w``, 12% of a fitted rise) and the role emergence step of
+    :func:`role_emergence` (first of 3 consecutive records above a role threshold): three definitions,
+    three names. Both are left empty when ``|change|`` is under ``noise_factor`` times the
+    record-to-record noise (``1.4826 * MAD(diff y) / sqrt 2``): a head that did not change has no
+    crossing; with ``direction="rise"`` (or ``"fall"``) also when the change goes the other way.
     Units: steps; values in the metric's units. Level: descriptive.
     """
+    if direction not in ("any", "rise", "fall"):
+        raise WorkbenchError(f"direction must be 'any', 'rise' or 'fall', got {direction!r}")
     if "step" not in values.dims:
         raise WorkbenchError(f"a trajectory needs a step dimension; got dims {values.dims}")
     steps = values["step"].values
@@ -99,14 +106,15 @@ def trajectory_summary(values: xr.DataArray, frac: float = 0.1, noise_factor: fl
         d = np.diff(y)
         noise = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
         change_ok = change != 0 and abs(change) > noise_factor * noise
+        change_ok = change_ok and (direction == "any" or (change > 0) == (direction == "rise"))
         moved = (ys - y0) / change if change != 0 else np.zeros_like(ys)
-        onset = np.nonzero(moved >= 0.1)[0]
-        half = np.nonzero(moved >= 0.5)[0]
+        at10 = np.nonzero(moved >= 0.1)[0]
+        at50 = np.nonzero(moved >= 0.5)[0]
         row = {str(name): (int(v) if isinstance(v, (np.integer, int)) else v)
                for name, v in zip(flat.indexes["target"].names, flat.indexes["target"][j])}
         row.update(initial=y0, final=y1, change=change,
-                   onset_step=int(steps[onset[0]]) if len(onset) and change_ok else None,
-                   half_life_step=int(steps[half[0]]) if len(half) and change_ok else None)
+                   step_10pct=int(steps[at10[0]]) if len(at10) and change_ok else None,
+                   step_50pct=int(steps[at50[0]]) if len(at50) and change_ok else None)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -128,6 +136,25 @@ class OnsetEstimate:
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def onset_across_seeds(onsets, level: float = 0.95) -> dict:
+    """The logistic onset across seeds: mean, SD and a t-based CI ``mean +- t_{(1+level)/2, k-1} sd / sqrt(k)``.
+
+    ``onsets`` are the per-seed estimates (steps). This interval is about *replication*: where the onset
+    of another seed of the same configuration is expected on average. A per-run CI from
+    :func:`onset_with_ci` is *measurement precision*: how well one run's records pin down that run's
+    onset. With one seed only the second exists, and it says nothing about the spread between seeds.
+    Returns ``{"mean", "sd", "ci_low", "ci_high", "k", "level"}``. Units: steps.
+
+    >>> r = onset_across_seeds([649, 610, 700]); round(r["mean"]), round(r["ci_low"]), round(r["ci_high"])
+    (653, 541, 765)
+    """
+    x = np.asarray([v for v in onsets if v is not None and np.isfinite(v)], dtype=float)
+    require_length(len(x), 2, "an onset CI across seeds", "train more seeds (python -m seedling.train ... --seeds 3)")
+    k, mean, sd = len(x), float(x.mean()), float(x.std(ddof=1))
+    half = float(stats.t.ppf((1 + level) / 2, k - 1)) * sd / np.sqrt(k)
+    return {"mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half, "k": k, "level": level}
 
 
 def onset_with_ci(steps, score, method: str = "bootstrap", n_boot: int = 200, level: float = 0.95,
@@ -255,5 +282,5 @@ def induction_phase_change(steps, induction, loss=None, icl=None, min_rise: floa
     return PhaseChange(ok_sharp and ok_icl, est, layer, head, est.hi - est.lo, float(sharp), icl_change, ratio, reason)
 
 
-__all__ = ["classify_heads", "role_emergence", "trajectory_summary", "onset_with_ci", "OnsetEstimate",
+__all__ = ["classify_heads", "role_emergence", "trajectory_summary", "onset_with_ci", "OnsetEstimate", "onset_across_seeds",
            "induction_phase_change", "PhaseChange", "ROLE_THRESHOLDS"]

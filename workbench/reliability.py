@@ -91,31 +91,89 @@ def match_heads(reference, other) -> np.ndarray:
     return cols[np.argsort(rows)]
 
 
-def head_table_across_seeds(per_seed: list[xr.DataArray], match: str = "hungarian") -> np.ndarray:
-    """An ``(n targets, k seeds)`` table of a per-head metric, ready for :func:`icc`.
+def matched_head_table(per_seed: list[xr.DataArray], match: str = "hungarian",
+                       score_per_seed: list[xr.DataArray] | None = None) -> pd.DataFrame:
+    """Per-head scores of k seeds side by side, heads matched across seeds on data *other* than the scores.
 
     ``per_seed``: one ``(step, layer, head_index)`` trajectory per seed. Heads are not identifiable across
-    seeds, so ``match="hungarian"`` matches each seed's heads to seed 0's heads within each layer by their
-    whole trajectories (:func:`match_heads`) and uses the final value; ``match="sorted"`` uses the
-    permutation-invariant sorted profile (within each layer, heads ranked by final value: target = layer x rank).
+    seeds. ``match="hungarian"`` matches each seed's heads to seed 0's within each layer (:func:`match_heads`);
+    matching and scoring the same numbers makes agreement look better than it is (the matching picks the
+    permutation that agrees best), so the two use disjoint data (cross-fitting):
+
+    - by default the match uses the records of the parity opposite to the last record (every other record,
+      the last one left out) and the score is the last record;
+    - with ``score_per_seed`` (one ``(layer, head_index)`` array per seed, e.g. the final score on the even
+      probe items while ``per_seed`` holds the odd items' trajectories) the match uses every record of
+      ``per_seed`` and the score is ``score_per_seed``.
+
+    ``match="sorted"`` needs no matching: within each layer the heads are ranked by score (target = layer x
+    rank, a permutation-invariant profile). Columns: ``layer``, ``target`` (seed 0's head, or the rank),
+    ``seed0`` .. ``seed{k-1}``; ``attrs["matched_on"]`` says what was matched and what was scored.
     """
     require_length(len(per_seed), 2, "agreement across seeds", "train more seeds (--seeds 3)")
     if match not in ("hungarian", "sorted"):
         raise WorkbenchError(f"match must be 'hungarian' or 'sorted', got {match!r}")
     aligned = xr.align(*[s.transpose("step", "layer", "head_index") for s in per_seed], join="inner")
-    ref = aligned[0].values
+    n = aligned[0].sizes["step"]
+    if score_per_seed is None:
+        require_length(n, 3, "cross-fitted head matching (records)", "record more often")
+        match_idx = np.arange((n - 2) % 2, n - 1, 2)  # the other parity than the last record
+        scores = [a.values[-1] for a in aligned]
+        matched_on = (f"heads matched within each layer on {len(match_idx)} of {n} records (every other record, "
+                      "the last one left out); scored on the last record")
+    else:
+        match_idx = np.arange(n)
+        scores = [np.asarray(sc.transpose("layer", "head_index").values if isinstance(sc, xr.DataArray) else sc,
+                             dtype=float) for sc in score_per_seed]
+        matched_on = "heads matched within each layer on one half of the probe items; scored on the other half"
+    if match == "sorted":
+        matched_on = "no matching: within each layer heads ranked by their score (sorted profile)"
+    ref = aligned[0].values[match_idx]
+    n_layers, n_heads = ref.shape[1], ref.shape[2]
     cols = []
-    for s in aligned:
-        v = s.values
-        finals = []
-        for layer in range(v.shape[1]):
+    for a, sc in zip(aligned, scores):
+        v = a.values[match_idx]
+        per_layer = []
+        for layer in range(n_layers):
             if match == "sorted":
-                finals.append(np.sort(v[-1, layer]))
+                per_layer.append(np.sort(sc[layer]))
             else:
-                perm = match_heads(ref[:, layer].T, v[:, layer].T)
-                finals.append(v[-1, layer, perm])
-        cols.append(np.concatenate(finals))
-    return np.stack(cols, axis=1)
+                per_layer.append(sc[layer, match_heads(ref[:, layer].T, v[:, layer].T)])
+        cols.append(np.concatenate(per_layer))
+    layers = aligned[0]["layer"].values if "layer" in aligned[0].coords else np.arange(n_layers)
+    out = pd.DataFrame({"layer": np.repeat(layers, n_heads), "target": np.tile(np.arange(n_heads), n_layers)})
+    for i, c in enumerate(cols):
+        out[f"seed{i}"] = c
+    out.attrs["matched_on"] = matched_on
+    return out
+
+
+def head_table_across_seeds(per_seed: list[xr.DataArray], match: str = "hungarian") -> np.ndarray:
+    """The ``(n targets, k seeds)`` array of :func:`matched_head_table`, ready for :func:`icc`."""
+    t = matched_head_table(per_seed, match)
+    return t[[c for c in t.columns if c.startswith("seed")]].to_numpy()
+
+
+def icc_across_seeds(per_seed: list[xr.DataArray], match: str = "hungarian",
+                     score_per_seed: list[xr.DataArray] | None = None) -> pd.DataFrame:
+    """ICCs of a per-head score across seeds, over all heads and within each layer.
+
+    Over all heads, differences *between layers* (layer 1 heads score high, layer 0 heads low in every
+    seed) make up most of the variance between targets and lift the ICC; the within-layer ICCs ask
+    whether the seeds agree on which heads *of one layer* score high. Heads are matched as in
+    :func:`matched_head_table`. Columns: ``scope`` ("all layers" or "layer L"), the columns of :func:`icc`,
+    and ``matched_on``. A layer with fewer than 3 heads, or with no variation, is left out.
+    """
+    t = matched_head_table(per_seed, match, score_per_seed)
+    seeds = [c for c in t.columns if c.startswith("seed")]
+    frames = [icc(t[seeds].to_numpy()).assign(scope="all layers")]
+    for layer, g in t.groupby("layer"):
+        if len(g) < 3 or not np.isfinite(g[seeds].to_numpy()).all() or g[seeds].to_numpy().std() == 0:
+            continue
+        frames.append(icc(g[seeds].to_numpy()).assign(scope=f"layer {layer}"))
+    out = pd.concat(frames, ignore_index=True)
+    out["matched_on"] = t.attrs["matched_on"]
+    return out[["scope"] + [c for c in out.columns if c != "scope"]]
 
 
 def split_half(by_item: xr.DataArray, item_dim: str = "batch") -> pd.DataFrame:

@@ -9,6 +9,7 @@ from string import Template
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import xarray as xr
 from plotly.offline import get_plotlyjs
@@ -18,8 +19,10 @@ from workbench.clustering import cluster_trajectories
 from workbench.crosscorr import lagged_xcorr
 from workbench.errors import WorkbenchError
 from workbench.findings import Findings, find, head_scores, loss_trajectory
-from workbench.heads import trajectory_summary
-from workbench.reliability import head_table_across_seeds, icc, seed_bands, split_half
+from workbench.fits import WALD_CAVEAT
+from workbench.formatting import fmt_ci
+from workbench.heads import onset_across_seeds, onset_with_ci, trajectory_summary
+from workbench.reliability import icc_across_seeds, seed_bands, split_half
 from workbench.run import RunData
 from workbench.spectral import spectra_over_checkpoints
 
@@ -28,27 +31,40 @@ log = logging.getLogger(__name__)
 METHODS = [
     ("Power law with offset", "L(t) = c + a t^(-b), and shifted: c + a (t + t0)^(-b); nonlinear least squares, "
      "SE = sqrt(diag(s^2 (J^T J)^-1))",
-     "Kaplan et al. 2020; Hoffmann et al. 2022"),
+     "Kaplan et al. 2020; Hoffmann et al. 2022. " + WALD_CAVEAT),
     ("Exponential", "L(t) = c + a exp(-t / tau)", "compare with the power law by AIC = n ln(RSS/n) + 2(p+1)"),
+    ("Fit flags", "a parameter is flagged when it sits at a bound of the optimiser, its SE exceeds |estimate|, a "
+     "time parameter lies outside the recorded steps, or a level lies more than one data range outside the data "
+     "(or below 0 for non-negative data); fits are ranked by AIC among unflagged fits, flagged fits last",
+     "R^2 = 1 - RSS/TSS"),
     ("Plateaus", "records where |dL/dt| (Savitzky-Golay) x span / range < 0.05", "Savitzky & Golay 1964"),
     ("Change points", "binary segmentation, split kept if RSS falls by more than p sigma^2 ln n (BIC)",
      "Scott & Knott 1974; Killick et al. 2012"),
     ("Head roles", "induction >= 0.3, previous-token >= 0.4, first-token >= 0.5, normalised entropy >= 0.8; "
      "emergence = first of 3 consecutive records in the role", "Olsson et al. 2022; Xiao et al. 2023"),
-    ("Induction onset", "y(t) = lo + (hi - lo) / (1 + exp(-(t - t_mid)/w)); onset = t_mid - 2w (12% of rise); "
-     "CI: moving-block residual bootstrap (percentile) or delta method", "Olsson et al. 2022; Kuensch 1989"),
+    ("Logistic onset", "y(t) = lo + (hi - lo) / (1 + exp(-(t - t_mid)/w)); logistic onset = t_mid - 2w (12% of "
+     "the fitted rise); per-run CI: moving-block residual bootstrap (percentile) or delta method, the precision of "
+     "one run's estimate; across seeds: mean +- t_{0.975,k-1} sd / sqrt(k) of the per-seed onsets, the spread "
+     "between replications", "Olsson et al. 2022; Kuensch 1989"),
     ("Phase change", "sharp rise (4w <= 35% of training) and ICL score (loss at 0.9T minus 0.1T) falls across it",
      "Olsson et al. 2022"),
-    ("Trajectory summary", "onset = first step 10% of the way from initial to final; half-life = 50% of the way", ""),
+    ("Trajectory summary", "10% crossing = first step the smoothed score has moved 10% of the way from initial to "
+     "final; 50% crossing = half of the way; none for heads that did not rise beyond 5x the record-to-record noise "
+     "(not to be confused with the logistic onset or the role emergence step)", ""),
     ("Clustering", "z-scored trajectories, Euclidean (= correlation) distance, Ward linkage", "Ward 1963"),
-    ("Lead-lag", "r_k = corr(dx_t, dy_{t+k}) on first differences; 95% band 1.96/sqrt(n)", "Box & Jenkins 1976"),
+    ("Lead-lag", "r_k = corr(dx_t, dy_{t+k}) on first differences; k > 0: x changes first, k < 0: y changes "
+     "first; 95% band z_{1-0.025/m}/sqrt(n), Bonferroni-corrected for the m = 2 max_lag + 1 lags tested",
+     "Box & Jenkins 1976"),
     ("Weight spectra", "alpha = 1 + n / sum ln(lambda_i / lambda_min) on the tail of eig(W^T W / N), tail start by "
-     "minimum KS distance; effective rank exp(-sum p ln p), p = s / sum s",
+     "minimum KS distance (flagged when the tail has fewer than 50 eigenvalues); effective rank exp(-sum p ln p), "
+     "p = s / sum s",
      "Clauset et al. 2009; Martin & Mahoney 2021; Roy & Vetterli 2007"),
     ("Linear CKA", "||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F) on column-centred activations", "Kornblith et al. 2019"),
     ("Seed bands", "mean +- t_{0.975,k-1} sd / sqrt(k) over k seeds", "seeds as independent replications"),
     ("ICC", "ICC(2,1) = (MSR-MSE)/(MSR+(k-1)MSE+k(MSC-MSE)/n); ICC(3,1) = (MSR-MSE)/(MSR+(k-1)MSE); "
-     "heads matched across seeds within each layer (Hungarian algorithm on trajectories)",
+     "heads matched across seeds within each layer (Hungarian algorithm) on data disjoint from the scored data "
+     "(other records or other probe items); over all heads and within each layer (between-layer differences "
+     "inflate the first)",
      "Shrout & Fleiss 1979; McGraw & Wong 1996; Kuhn 1955"),
     ("Split-half", "r between odd and even probe items across heads; r_full = 2r / (1 + r)", "Spearman 1910; Brown 1910"),
 ]
@@ -74,11 +90,20 @@ def _loss_section(f: Findings) -> str:
     fig = go.Figure(go.Scatter(x=f.steps, y=f.loss, mode="lines", name=f.loss_name))
     for fit in f.fits:
         t = f.steps[f.steps > 0]
-        fig.add_scatter(x=t, y=fit.predict(t), mode="lines", line=dict(dash="dash"), name=f"{fit.name} fit")
+        fig.add_scatter(x=t, y=fit.predict(t), mode="lines", line=dict(dash="dash"),
+                        name=f"{fit.name} fit" + (" (flagged)" if fit.flagged else ""))
     out = [_fig(fig, "Loss and fitted curves", ylab="loss (nats)")]
     if f.fits:
         out.append(_table(pd.concat([fit.table() for fit in f.fits])))
-        out.append("<p>AIC: " + ", ".join(f"{fit.name} {fit.aic:.1f}" for fit in f.fits) + " (lower is better).</p>")
+        ok = [fit for fit in f.fits if not fit.flagged]
+        ranked = ", ".join(f"{fit.name} (AIC {fit.aic:.1f}, R^2 {fit.r2:.3f})" for fit in ok) or "none"
+        out.append(f"<p>Fits without flags, best first by AIC (lower is better; compares fits to the same points): "
+                   f"{html.escape(ranked)}.</p>")
+        for fit in f.fits:
+            if fit.flagged:
+                out.append(f"<p><b>{html.escape(fit.name)} is flagged</b> and ranked last whatever its AIC "
+                           f"({fit.aic:.1f}): {html.escape(fit.describe_flags())}. Do not report its parameters.</p>")
+        out.append(_note(WALD_CAVEAT))
     if f.plateaus is not None:
         out.append("<h3>Plateaus</h3>" + (_table(f.plateaus) if len(f.plateaus) else "<p>none found</p>"))
     return "\n".join(out)
@@ -91,15 +116,18 @@ def _heads_section(run: RunData, f: Findings) -> str:
     out = []
     ind = scores["induction"]
     fig = go.Figure()
+    n = ind.sizes["layer"] * ind.sizes["head_index"]
+    # In model order, one colour each from a sequential scale (early layers dark): no colour repeats.
+    colours = iter(plotly.colors.sample_colorscale("Viridis", list(np.linspace(0, 0.85, n)) if n > 1 else [0.0]))
     for layer in ind["layer"].values:
         for head in ind["head_index"].values:
             fig.add_scatter(x=ind["step"].values, y=ind.sel(layer=layer, head_index=head).values, mode="lines",
-                            name=f"L{layer}H{head}")
+                            name=f"L{layer}H{head}", line=dict(color=next(colours)))
     pc = f.phase_change
     if pc is not None and pc.onset is not None:
         o = pc.onset
         fig.add_vrect(x0=o.onset_ci[0], x1=o.onset_ci[1], fillcolor="orange", opacity=0.25, line_width=0)
-        fig.add_vline(x=o.onset, line_dash="dot", annotation_text=f"onset {o.onset:.0f}")
+        fig.add_vline(x=o.onset, line_dash="dot", annotation_text=f"logistic onset {fmt_ci(o.onset, *o.onset_ci)}")
     out.append(_fig(fig, "Induction (prefix-matching) score per head", ylab="probability"))
     if pc is not None:
         verdict = "detected" if pc.detected else "not detected"
@@ -108,11 +136,12 @@ def _heads_section(run: RunData, f: Findings) -> str:
             o = pc.onset
             out.append(_table(pd.DataFrame([{
                 "layer": pc.layer, "head": pc.head_index, "score before": o.lo, "score after": o.hi,
-                "onset step": o.onset, "onset CI low": o.onset_ci[0], "onset CI high": o.onset_ci[1],
-                "midpoint step": o.midpoint, "midpoint CI low": o.midpoint_ci[0], "midpoint CI high": o.midpoint_ci[1],
-                "CI": f"{o.level:.0%} {o.method}", "ICL change (nats)": pc.icl_change,
+                "logistic onset step [CI]": fmt_ci(o.onset, *o.onset_ci),
+                "logistic midpoint step [CI]": fmt_ci(o.midpoint, *o.midpoint_ci),
+                "CI": f"{o.level:.0%} {o.method}, precision of this run's estimate", "ICL change (nats)": pc.icl_change,
                 "loss rate ratio": pc.loss_rate_ratio}]), digits=5))
-    out.append("<h3>Head roles and when they emerge</h3>" + _table(f.emergence))
+    out.append("<h3>Head roles and their role emergence step</h3><p>Role emergence step: the first of 3 consecutive "
+               "records past the role's threshold (not the logistic onset above).</p>" + _table(f.emergence))
     return "\n".join(out)
 
 
@@ -132,8 +161,10 @@ def _dynamics_section(run: RunData) -> str:
     """Per-head growth parameters, clusters of entropy trajectories, and whether entropy falls before the loss."""
     out = []
     if "head_scores" in run.groups:
-        summ = trajectory_summary(run.variable("head_scores", "induction"))
-        out.append("<p>Induction score per head: growth parameters (largest change first).</p>"
+        summ = trajectory_summary(run.variable("head_scores", "induction"), direction="rise")
+        out.append("<p>Induction score per head (largest change first). <i>10% / 50% crossing</i>: the first step "
+                   "the smoothed score has moved 10% / 50% of the way from its start to its end; empty for heads "
+                   "that did not rise beyond the noise. Not the logistic onset, nor the role emergence step.</p>"
                    + _table(summ.sort_values("change", ascending=False).head(8)))
     if "attn_entropy" not in run.groups:
         return "\n".join(out) + _note("attn_entropy not recorded: entropy clusters and lead-lag need it")
@@ -154,9 +185,11 @@ def _dynamics_section(run: RunData) -> str:
         if len(loss) >= 8:
             xc = lagged_xcorr(head, loss, max_lag=min(5, len(head) // 4), steps=ent["step"].values)
             out.append(f"<p>Lead-lag of the entropy of L{li}H{hi} (largest entropy drop) and the loss, on first "
-                       f"differences: peak r = {xc.attrs['peak_r']:.2f} at lag {xc.attrs['peak_lag']} records "
-                       f"(positive: entropy changes first; |r| beyond {xc.attrs['bound']:.2f} is outside the 95% "
-                       "band of no correlation).</p>")
+                       f"differences: peak r = {xc.attrs['peak_r']:.2f} at lag {xc.attrs['peak_lag']} records. "
+                       "A positive lag means the entropy changes first, a negative lag that the loss changes first. "
+                       f"|r| beyond {xc.attrs['bound']:.2f} is outside the 95% band of no correlation, "
+                       f"Bonferroni-corrected for the {xc.attrs['n_lags']} lags tested (uncorrected: "
+                       f"{xc.attrs['bound_uncorrected']:.2f}).</p>")
     except WorkbenchError as e:
         out.append(_note(str(e)))
     return "\n".join(out)
@@ -175,9 +208,12 @@ def _spectral_section(run: RunData, max_checkpoints: int = 6) -> str:
     fig = go.Figure([go.Scatter(x=g["step"], y=g["alpha"], mode="lines+markers", name=m)
                      for m, g in df.groupby("matrix")])
     table = df[df["step"] == df["step"].max()][["matrix", "sigma_max", "stable_rank", "effective_rank", "alpha",
-                                                 "alpha_se", "n_tail"]]
+                                                 "alpha_se", "n_tail", "alpha_warning"]]
+    few = int((table["alpha_warning"] != "").sum())
+    warn = _note(f"alpha of {few} of {len(table)} matrices rests on fewer than 50 tail eigenvalues: too few to tell a "
+                 "power law from another heavy tail; do not interpret those alphas.") if few else ""
     skipped = "".join(_note(f"skipped (failed verification, not used): {why}") for why in df.attrs.get("skipped", []))
-    return _fig(fig, "Heavy-tail exponent alpha of weight matrices", ylab="alpha") + _table(table) + skipped
+    return _fig(fig, "Heavy-tail exponent alpha of weight matrices", ylab="alpha") + warn + _table(table) + skipped
 
 
 def _reliability_section(runs: list[RunData]) -> str:
@@ -192,19 +228,52 @@ def _reliability_section(runs: list[RunData]) -> str:
         b = seed_bands(losses)
         fig = go.Figure([
             go.Scatter(x=b["step"], y=b["ci_high"], line=dict(width=0), showlegend=False),
-            go.Scatter(x=b["step"], y=b["ci_low"], fill="tonexty", line=dict(width=0), name="95% CI of the mean"),
+            go.Scatter(x=b["step"], y=b["ci_low"], fill="tonexty", line=dict(width=0),
+                       name=f"95% CI of the mean (t, {len(runs) - 1} df)"),
             go.Scatter(x=b["step"], y=b["mean"], name=f"mean of {len(runs)} seeds")])
         out.append(_fig(fig, "Loss across seeds", ylab="loss (nats)"))
     except WorkbenchError as e:
         out.append(_note(str(e)))
     try:
         per_seed = [r.variable("head_scores", "induction") for r in runs]
+        table = icc_across_seeds(per_seed)
         out.append("<h3>Agreement of final per-head induction scores across seeds</h3>"
-                   "<p>Targets: heads, matched to seed 0's heads within each layer by their whole trajectory "
-                   "(Hungarian algorithm); raters: seeds.</p>" + _table(icc(head_table_across_seeds(per_seed))))
+                   f"<p>Targets: heads; raters: seeds. {html.escape(table['matched_on'].iloc[0])} (matching and "
+                   "scoring the same numbers would pick the permutation that agrees best and overstate agreement). "
+                   "The all-layers ICC includes the differences between layers; the within-layer ICCs ask whether "
+                   "seeds agree on which heads of one layer score high.</p>"
+                   + _table(table.drop(columns=["matched_on"])))
     except WorkbenchError as e:
         out.append(_note(str(e)))
+    out.append(_onsets_across_seeds(runs))
     return "\n".join(out)
+
+
+def _onsets_across_seeds(runs: list[RunData]) -> str:
+    """Each seed's logistic onset with its per-run CI (precision), and the mean across seeds with a t CI (replication)."""
+    rows = []
+    for r in runs:
+        try:
+            ind = r.variable("head_scores", "induction")
+            final = ind.isel(step=-1).values
+            li, hi = np.unravel_index(int(np.nanargmax(final)), final.shape)
+            o = onset_with_ci(ind["step"].values, ind.transpose("step", ...).values[:, li, hi], method="delta")
+        except WorkbenchError as e:
+            rows.append({"run": r.name, "head": "", "logistic onset [95% CI, this run's precision]": str(e)})
+            continue
+        rows.append({"run": r.name, "head": f"L{li}H{hi}", "logistic onset [95% CI, this run's precision]":
+                     fmt_ci(o.onset, *o.onset_ci), "onset": o.onset})
+    df = pd.DataFrame(rows)
+    text = ("<h3>Logistic onset of the strongest induction head, per seed and across seeds</h3><p>The per-run "
+            "intervals (delta method) say how precisely each run's records pin down that run's onset; the "
+            "across-seed interval says where another seed's onset is expected on average.</p>")
+    try:
+        a = onset_across_seeds(df["onset"].tolist() if "onset" in df else [])
+        text += (f"<p><b>Across {a['k']} seeds:</b> mean logistic onset {fmt_ci(a['mean'], a['ci_low'], a['ci_high'])} "
+                 f"(95% t CI, {a['k'] - 1} df; SD {a['sd']:.0f} steps).</p>")
+    except WorkbenchError as e:
+        text += _note(str(e))
+    return text + _table(df.drop(columns=["onset"], errors="ignore"))
 
 
 def _split_half_section(run: RunData) -> str:

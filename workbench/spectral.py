@@ -13,6 +13,10 @@ from workbench.errors import WorkbenchError
 
 log = logging.getLogger(__name__)
 
+#: Below this many tail eigenvalues the power-law fit cannot tell a power law from other heavy tails
+#: (Clauset, Shalizi & Newman 2009 show the MLE and the KS test are unreliable under about 50 points).
+MIN_RELIABLE_TAIL = 50
+
 
 def singular_values(W) -> np.ndarray:
     """Singular values of a 2-D matrix, largest first (``s_1 = ||W||_2``)."""
@@ -43,7 +47,8 @@ def powerlaw_alpha(eigenvalues, min_tail: int = 10) -> dict:
     least ``min_tail`` points) that minimises the Kolmogorov-Smirnov distance
     ``D = max |S(x) - (1 - (x / xmin)^(1 - alpha))|`` between the empirical and fitted tail CDFs.
     Units: dimensionless. Level: implementation. Martin & Mahoney (2021, JMLR) read alpha ~ 2-4 as
-    well-trained layers, alpha > 6 as little learned structure. Citation: Clauset, Shalizi & Newman
+    well-trained layers, alpha > 6 as little learned structure. ``alpha_warning`` is non-empty when
+    the tail has fewer than ``MIN_RELIABLE_TAIL`` (50) eigenvalues: a tiny model's matrices give ~12. Citation: Clauset, Shalizi & Newman
     (2009), SIAM Review; Martin & Mahoney (2021).
     """
     x = np.sort(np.asarray(eigenvalues, dtype=np.float64))
@@ -65,6 +70,8 @@ def powerlaw_alpha(eigenvalues, min_tail: int = 10) -> dict:
                     "xmin": float(xmin), "ks_d": d, "n_tail": len(tail)}
     if best is None:
         raise WorkbenchError("alpha is undefined: all eigenvalues are equal")
+    best["alpha_warning"] = (f"n_tail = {best['n_tail']} < {MIN_RELIABLE_TAIL}: too few tail eigenvalues for a "
+                             "reliable power-law fit" if best["n_tail"] < MIN_RELIABLE_TAIL else "")
     return best
 
 
@@ -81,7 +88,8 @@ def spectral_summary(W) -> dict:
         out.update(powerlaw_alpha(s**2 / max(W.shape), min_tail=min(10, max(3, len(s) // 4))))
     except WorkbenchError as e:
         log.info("no alpha for a %s matrix: %s", W.shape, e)
-        out.update(alpha=float("nan"), alpha_se=float("nan"), xmin=float("nan"), ks_d=float("nan"), n_tail=0)
+        out.update(alpha=float("nan"), alpha_se=float("nan"), xmin=float("nan"), ks_d=float("nan"), n_tail=0,
+                   alpha_warning=str(e))
     return out
 
 

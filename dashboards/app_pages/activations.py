@@ -17,11 +17,14 @@ def statistics(run: str, sig: tuple) -> None:
     stats = sorted(n for n, dims in variables.items() if dims == ("step", "site"))
     if not ui.need(stats, "activation statistics (act_stats)"):
         return
+    ui.valid_choice("act_stat", stats)
     stat = st.radio("Statistic", stats, index=stats.index("rms") if "rms" in stats else 0, horizontal=True,
                     key="act_stat")
-    sites = data.site_labels(run, "act_stats", sig)["site"].tolist()
+    labels = data.site_labels(run, "act_stats", sig)
+    sites = labels["site"].tolist()
     table = data.load_site_table(run, "act_stats", stat, tuple(sites), sig).T.dropna(axis=1, how="all")  # (step, site)
-    ui.chart(lines(table, f"{stat} per site over training", stat), "act_stats", [data.load_site_table, lines],
+    ui.chart(lines(table, f"{stat} per site over training", stat, events=ui.run_events(run, sig),
+                   layers=dict(zip(labels["site"], labels["layer"]))), "act_stats", [data.load_site_table, lines],
              name="act_lines")
 
 
@@ -33,11 +36,13 @@ def representations(run: str, sig: tuple) -> None:
     sample = data.opened(run, "act_sample", sig)
     sites = resid["site"].tolist()
     steps = [int(v) for v in sample["step"].values]
+    ui.valid_choice("cka_step", steps)
     step = nearest_step(np.array(steps), st.select_slider("Step for CKA", steps, value=steps[-1], key="cka_step"))
     labels_ = [f"layer {int(lyr)}" for lyr in resid["layer"]]
     ui.chart(similarity_matrix(data.cka_at_step(run, step, tuple(sites), sig), labels_,
                                f"Linear CKA between layers at step {step}"), "cka", [cka_matrix, similarity_matrix],
              name="cka")
+    ui.valid_choice("pca_site", sites)
     site = st.selectbox("Layer for PCA paths", sites, index=len(sites) - 1, key="pca_site")
     item_steps, points, explained = data.pca_paths(run, site, sig)  # points: (item, step, 2)
     names = [f"probe item {i}" for i in range(points.shape[0])]

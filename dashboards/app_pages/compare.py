@@ -13,6 +13,9 @@ runs = ui.run_choice(multiple=True)
 def page() -> None:
     sigs = {str(r): data.signature(r) for r in runs}
     n_layers, n_heads = data.head_shape(str(runs[0]), sigs[str(runs[0])])
+    ui.comparison_warning(runs)
+    ui.valid_choice("cmp_layer", list(range(n_layers)))
+    ui.valid_choice("cmp_head", list(range(n_heads)))
     left, right = st.columns(2)
     layer = left.number_input("Layer (for head statistics)", 0, n_layers - 1, 0, key="cmp_layer")
     head = right.number_input("Head", 0, n_heads - 1, 0, key="cmp_head")
@@ -22,6 +25,8 @@ def page() -> None:
     if not ui.need(common, "trajectory shared by the chosen runs"):
         return
     default = [n for n in ("loss/train_loss", "metrics/val_loss") if n in common] or common[:1]
+    if any(n not in common for n in st.session_state.get("cmp_series", [])):  # a trajectory the runs no longer share
+        del st.session_state["cmp_series"]
     for name in st.multiselect("Trajectories", common, default=default, key="cmp_series"):
         fig = overlay_runs({run: series[name] for run, series in by_run.items()}, name, name.split("/")[-1])
         ui.chart(fig, "compare", overlay_runs, name=f"cmp_{name}", download=True)

@@ -8,6 +8,7 @@ import xarray as xr
 import workbench as wb
 from dashboards import data, ui
 from dashboards.figures import attention_pattern, head_grid, head_grid_playback, head_trajectories
+from dashboards.figures.grids import grid_color_range
 
 st.title("Attention heads")
 st.caption("Algorithmic level: what each head does. Grids are layer (rows) x head (columns) at one recorded step.")
@@ -35,6 +36,7 @@ def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
     if not ui.need(source, "attention records (attn_entropy, head_scores)"):
         return None
     steps = [int(s) for s in source["step"].values]
+    ui.valid_choice("heads_step", steps)  # after switching to a shorter run
     step = st.select_slider("Step", steps, value=steps[-1], key="heads_step")
     score_names = [v for v in (scores.data_vars if scores is not None else []) if not v.endswith("_by_item")]
     roles = None
@@ -46,13 +48,18 @@ def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
     values = ds[stat]
     units = values.attrs.get("units", "nats" if stat == "entropy" else "probability")
     key = "entropy" if stat == "entropy" else "head_scores"
-    ui.chart(head_grid(values.sel(step=step).values, f"{stat} at step {step} (cells: roles)", units,
-                       roles=roles), key, [head_grid, wb.classify_heads], name="grid")
+    # One colour scale for the whole run: probabilities on [0, 1], entropy on [0, ln T], else the run-wide range.
+    zmin, zmax, scale = grid_color_range(stat, units, values.values, probe_length(run, sig))
+    ui.chart(head_grid(values.sel(step=step).values, f"{stat} at step {step} (cells: roles)", units, (zmin, zmax),
+                       roles=roles, scale_name=scale), key, [grid_color_range, head_grid, wb.classify_heads],
+             name="grid")
     if st.toggle("Playback over all steps", key="heads_playback"):
-        ui.chart(head_grid_playback(values.values, steps, f"{stat} over training", units), key, head_grid_playback,
-                 name="playback")
+        ui.chart(head_grid_playback(values.values, steps, f"{stat} over training", units, (zmin, zmax), scale), key,
+                 head_grid_playback, name="playback")
     n_layers, n_heads = values.sizes["layer"], values.sizes["head_index"]
     left, right = st.columns(2)
+    ui.valid_choice("heads_layer", list(range(n_layers)))
+    ui.valid_choice("heads_head", list(range(n_heads)))
     top_layer, top_head = data.strongest_head(run, sig)  # start on the strongest induction head
     layer = left.number_input("Layer", 0, n_layers - 1, top_layer, key="heads_layer")
     head = right.number_input("Head", 0, n_heads - 1, top_head, key="heads_head")
@@ -60,9 +67,19 @@ def grids(run: str, sig: tuple) -> tuple[int, int, int, str] | None:
                           for ds_, names in ((entropy, ["entropy"]), (scores, score_names)) if ds_ is not None
                           for name in names if name in ds_}, index=steps)
     role = roles[layer, head] if roles is not None else ""
-    ui.chart(head_trajectories(table, f"Layer {layer} head {head}" + (f" ({role})" if role else "")), "trajectory",
+    thresholds = {r: wb.ROLE_THRESHOLDS[r] for r in ("induction", "previous_token")}
+    ui.chart(head_trajectories(table, f"Layer {layer} head {head}" + (f" ({role})" if role else ""),
+                               events=ui.run_events(run, sig), thresholds=thresholds), "trajectory",
              head_trajectories, name="trajectory")
     return step, layer, head, role
+
+
+def probe_length(run: str, sig: tuple) -> int | None:
+    """T, the most keys a query sees: the probe's sequence length, else the model's context (for ln T)."""
+    probe = data.load_group(run, "probe", sig)
+    if probe is not None and "pos" in probe.sizes:
+        return int(probe.sizes["pos"])
+    return data.load_config(run).get("model", {}).get("n_ctx")
 
 
 def pattern(run: str, sig: tuple, step: int, layer: int, head: int, role: str) -> None:

@@ -19,12 +19,16 @@ def page() -> None:
     if ui.need(metrics, "training metrics (metrics.jsonl)"):
         x = st.radio("Horizontal axis", ["step", "tokens"], horizontal=True, key="overview_x")
         log_y = st.toggle("Logarithmic vertical axis", key="overview_log")
+        # Off at first: finding the onset loads scipy, which this landing page otherwise never waits for.
+        marks = st.toggle("Mark the induction onset (with its CI)", key="overview_events",
+                          help="the logistic onset of the strongest induction head, as on the other pages")
+        events = ui.run_events(run, sig) if marks else []
         left, right = st.columns(2)
         with left:
-            ui.chart(training_curves(metrics, "loss", x, log_y), "loss", [training_table, training_curves], name="loss",
-                     download=True)
+            ui.chart(training_curves(metrics, "loss", x, log_y, events), "loss", [training_table, training_curves],
+                     name="loss", download=True)
         with right:
-            ui.chart(training_curves(metrics, "ppl", x, log_y), "ppl", training_curves, name="ppl")
+            ui.chart(training_curves(metrics, "ppl", x, log_y, events), "ppl", training_curves, name="ppl")
         ui.chart(training_curves(metrics, "lr", x), "lr", training_curves, name="lr")
     st.subheader("Checkpoints")
     ckpts = data.checkpoints(run)

@@ -4,10 +4,14 @@ import streamlit as st
 
 from dashboards import data, ui
 from dashboards.figures import lines, site_step_heatmap
+from dashboards.figures.prep import relative_to_first
 
 STATS = {"weight_norm": "Weight norm ||W||_F", "grad_norm": "Gradient norm ||dL/dW||_F",
          "update_ratio": "Update ratio ||dW||_F / ||W||_F"}
 VARIABLE = {"weight_norm": "norm", "grad_norm": "norm", "update_ratio": "ratio"}  # the (step, site) quantity
+# What the colour bar and the y axis say: the quantity itself (norms of dimensionless weights and their ratios,
+# so no unit is written; the store's units attribute for them is "1").
+QUANTITY = {"weight_norm": "||W||_F", "grad_norm": "||dL/dW||_F", "update_ratio": "||dW||_F / ||W||_F"}
 SPECTRAL = ("sigma_max", "stable_rank")
 OUTSIDE = -1  # the `layer` coordinate of sites outside the blocks (embeddings, final LayerNorm)
 
@@ -37,18 +41,29 @@ def page() -> None:
     group = st.radio("Statistic", groups, format_func=STATS.get, horizontal=True, key="param_group")
     labels = data.site_labels(run, group, sig)
     layers = sorted(set(labels["layer"].tolist()))
+    if any(v not in layers for v in st.session_state.get("param_layers", [])):  # another run's layers
+        del st.session_state["param_layers"]
     st.multiselect("Layers", layers, default=layers, format_func=layer_label, key="param_layers")
     st.text_input("Only sites containing", "", key="param_filter", help="e.g. attn.qkv, mlp, .bias; empty: every site")
     table = data.load_site_table(run, group, VARIABLE[group], tuple(chosen_sites(labels)), sig)
-    if not ui.need(table, "sites matching the chosen layers and text"):
+    filters = f"layers {st.session_state.get('param_layers')}, text {st.session_state.get('param_filter', '')!r}"
+    if not ui.need_after_filter(table, "parameter sites", len(labels) > 0, filters):
         return
     log_color = group != "weight_norm"
-    ui.chart(site_step_heatmap(table, STATS[group], "1", log_color), group, [data.load_site_table, site_step_heatmap],
-             name="heatmap")
+    quantity = QUANTITY[group]
+    if group == "weight_norm" and st.toggle("Relative to step 0", key="param_relative",
+                                            help="each site divided by its norm at the first record: 1.3 = 30% larger"):
+        table, quantity = relative_to_first(table), "||W||_F / ||W_0||_F"
+    ui.chart(site_step_heatmap(table, STATS[group], log_color=log_color, quantity=quantity), group,
+             [data.load_site_table, site_step_heatmap], name="heatmap")
+    if any(s not in table.index for s in st.session_state.get("param_lines", [])):
+        del st.session_state["param_lines"]  # sites of another run, or removed by the filter
     picked = st.multiselect("Sites to draw as lines", list(table.index), default=list(table.index)[:4],
                             key="param_lines")
+    site_layers = dict(zip(labels["site"], labels["layer"]))
     if picked:
-        ui.chart(lines(table.loc[picked].T, STATS[group], "value", log_y=log_color), group, lines, name="lines")
+        ui.chart(lines(table.loc[picked].T, STATS[group], quantity, log_y=log_color, events=ui.run_events(run, sig),
+                       layers=site_layers), group, lines, name="lines")
     if group == "weight_norm":
         st.subheader("Singular values over time")
         if not st.toggle("Show singular-value statistics (reads more records)", key="param_spectral"):
@@ -58,8 +73,10 @@ def page() -> None:
             table = data.load_matrix_table(run, stat, sig)
             if ui.need(table, f"{stat} records (the matrices group)"):
                 table = table[[int(r.split()[0][1:]) in chosen for r in table.index]]
-                if ui.need(table, f"{stat} records in the chosen layers"):
-                    ui.chart(lines(table.T, stat.replace("_", " "), stat), "spectral", lines, name=stat)
+                # recorded, so an empty table is the layer filter's doing, not a missing --record
+                if ui.need_after_filter(table, f"{stat} records", True, f"layers {sorted(chosen)}"):
+                    ui.chart(lines(table.T, stat.replace("_", " "), stat, events=ui.run_events(run, sig)), "spectral",
+                             lines, name=stat)
 
 
 if runs:

@@ -21,22 +21,51 @@ MAX_PATH_POINTS = 500  # steps drawn per path in a 2-D trajectory (as a line)
 MAX_PATH_MARKERS = 60  # of those, steps drawn as markers coloured by step
 
 
-def site_step_heatmap(table: pd.DataFrame, title: str, units: str = "", log_color: bool = False) -> go.Figure:
-    """Rows: sites; columns: steps (at most MAX_COLUMNS, evenly spaced); colour: the value (log10 when `log_color`)."""
+def site_step_heatmap(table: pd.DataFrame, title: str, units: str = "", log_color: bool = False,
+                      quantity: str = "value") -> go.Figure:
+    """Rows: sites; columns: steps (at most MAX_COLUMNS, evenly spaced); colour: the value (log10 when `log_color`).
+
+    The colour bar is titled with the quantity and its units (`"||W||_F"`, `"log10 ||dL/dW||_F"`), never a bare
+    unit such as "1": units "1" or "" mean dimensionless and are not written."""
     table = table.iloc[:, thin(table.shape[1], MAX_COLUMNS)]
     z = table.to_numpy(dtype=float)
     if log_color:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.log10(np.where(z > 0, z, np.nan))
-    label = f"log10 {units}".strip() if log_color else units
+    label = quantity if units in ("", "1") else f"{quantity} ({units})"
+    label = f"log10 {label}" if log_color else label
     fig = go.Figure(go.Heatmap(z=display_values(z), x=np.asarray(table.columns), y=[str(s) for s in table.index],
                                colorscale="Viridis",
                                colorbar={"title": {"text": label}},
-                               hovertemplate="site %{y}<br>step %{x}<br>value %{z:.4g}<extra></extra>"))
+                               hovertemplate="site %{y}<br>step %{x}<br>" + label + " %{z:.4g}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="step", template=TEMPLATE,
                       height=max(300, min(900, 18 * len(table.index) + 120)),
                       margin={"l": 220, "r": 20, "t": 50, "b": 50})
     return fig
+
+
+def grid_color_range(stat: str, units: str, values: np.ndarray, n_keys: int | None = None) -> tuple[float, float, str]:
+    """The colour range of a head grid, the same at every step, and its name for the colour bar.
+
+    Probabilities (head scores, normalised entropy) are anchored to [0, 1]; entropies in nats to
+    [0, ln T] (T = the number of keys a query sees at most, the probe length); anything else to its
+    range over the whole run (`values` holds every step). A grid that rescaled at every step would
+    draw 0.097 and 0.101 as the two ends of the scale.
+
+    >>> grid_color_range("induction", "probability", np.array([0.1, 0.2]))
+    (0.0, 1.0, 'probability (fixed 0 to 1)')
+    >>> grid_color_range("entropy", "nats", np.array([1.0]), n_keys=32)[1:]
+    (3.4657359027997265, 'nats (fixed 0 to ln 32 = 3.47)')
+    """
+    if units == "probability" or stat == "entropy_normalized":
+        return 0.0, 1.0, f"{'probability' if units == 'probability' else stat} (fixed 0 to 1)"
+    if units == "nats" and n_keys:
+        top = float(np.log(n_keys))
+        return 0.0, top, f"nats (fixed 0 to ln {n_keys} = {top:.2f})"
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    return lo, hi, f"{units or stat} (run-wide range)"
 
 
 def _grid_text(roles: np.ndarray | None) -> np.ndarray | None:
@@ -44,13 +73,21 @@ def _grid_text(roles: np.ndarray | None) -> np.ndarray | None:
 
 
 def head_grid(values: np.ndarray, title: str, units: str = "", zrange: tuple[float, float] | None = None,
-              roles: np.ndarray | None = None) -> go.Figure:
-    """A layer x head grid (rows: layers, top = layer 0); `roles` (same shape, strings) is written in the cells."""
+              roles: np.ndarray | None = None, scale_name: str | None = None) -> go.Figure:
+    """A layer x head grid (rows: layers, top = layer 0); `roles` (same shape, strings) is written in the cells.
+
+    Colours use `zrange` (see grid_color_range: fixed for the whole run); without it, probabilities are
+    drawn on [0, 1] and anything else on this grid's own range, which the colour bar then says."""
     values = np.asarray(values, dtype=float)
     n_layers, n_heads = values.shape
-    zmin, zmax = zrange if zrange else (np.nanmin(values), np.nanmax(values))
+    if zrange is None and units == "probability":
+        zrange, scale_name = (0.0, 1.0), scale_name or "probability (fixed 0 to 1)"
+    if zrange is None:
+        zrange = (float(np.nanmin(values)), float(np.nanmax(values)))
+        scale_name = scale_name or f"{units} (this step's range)".strip()
+    zmin, zmax = zrange
     fig = go.Figure(go.Heatmap(z=values, x=list(range(n_heads)), y=list(range(n_layers)), zmin=zmin, zmax=zmax,
-                               colorscale="Viridis", colorbar={"title": {"text": units}},
+                               colorscale="Viridis", colorbar={"title": {"text": scale_name or units}},
                                text=_grid_text(roles), texttemplate="%{text}" if roles is not None else None,
                                hovertemplate="layer %{y} head %{x}<br>%{z:.3f}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="head", yaxis_title="layer", template=TEMPLATE, height=420,
@@ -60,17 +97,20 @@ def head_grid(values: np.ndarray, title: str, units: str = "", zrange: tuple[flo
     return fig
 
 
-def head_grid_playback(values: np.ndarray, steps: Sequence[int], title: str, units: str = "") -> go.Figure:
+def head_grid_playback(values: np.ndarray, steps: Sequence[int], title: str, units: str = "",
+                       zrange: tuple[float, float] | None = None, scale_name: str | None = None) -> go.Figure:
     """Layer x head grids over steps with a Play button and a step slider (frames thinned to MAX_FRAMES).
 
-    `values` has shape (step, layer, head_index); the colour range is fixed over all steps so that
-    colours are comparable between frames.
+    `values` has shape (step, layer, head_index); the colour range is fixed over all steps (`zrange`, else
+    the run-wide range) so that colours are comparable between frames.
     """
     values = np.asarray(values, dtype=float)
     steps = np.asarray(steps)
     idx = thin(len(steps), MAX_FRAMES)
-    zrange = (float(np.nanmin(values)), float(np.nanmax(values)))
-    fig = head_grid(values[idx[0]], title, units, zrange)
+    if zrange is None:
+        zrange = (float(np.nanmin(values)), float(np.nanmax(values)))
+        scale_name = scale_name or f"{units} (run-wide range)".strip()
+    fig = head_grid(values[idx[0]], title, units, zrange, scale_name=scale_name)
     fig.frames = [go.Frame(data=[go.Heatmap(z=display_values(values[i]))], name=str(int(steps[i]))) for i in idx]
     play = {"args": [None, {"frame": {"duration": 120, "redraw": True}, "fromcurrent": True}],
             "label": "Play", "method": "animate"}

@@ -5,9 +5,72 @@ Arrays and Datasets in, arrays and tables out; no files, no session state.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+# Display order of chart labels only: a label that is a TransformerLens site name sorts by its block. The store
+# is never read by parsing names (the `layer` coordinate is); callers that have it pass `layers`.
+_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+
+
+def _layer_of(name: str, layers: dict | None = None) -> int | None:
+    if layers is not None and name in layers:
+        v = layers[name]
+        return None if v is None or not np.isfinite(v) or v < 0 else int(v)
+    m = _BLOCK.match(name)
+    return int(m.group(1)) if m else None
+
+
+def model_order(site: str, layers: dict | None = None) -> tuple[float, str]:
+    """Sort key that puts sites in the model's order: embeddings, then layer 0, 1, ..., then the final LayerNorm
+    (site names sort alphabetically within a layer). `layers` maps a site to its `layer` coordinate.
+
+    >>> sorted(["ln_final.weight", "blocks.10.mlp", "blocks.2.attn", "wte.weight"], key=model_order)
+    ['wte.weight', 'blocks.2.attn', 'blocks.10.mlp', 'ln_final.weight']
+    """
+    layer = _layer_of(site, layers)
+    if layer is not None:
+        return float(layer), site
+    return (float("inf"), site) if site.startswith("ln_final") else (-1.0, site)
+
+
+def line_colors(names: list[str], layers: dict | None = None) -> dict[str, str]:
+    """A colour per line name, none repeated: sites with a layer get a sequential palette (Viridis, early layers
+    dark, late layers light) in model order, so a layer's lines sit together and depth reads as lightness;
+    other names get distinct qualitative colours.
+
+    >>> c = line_colors(["blocks.1.a", "blocks.0.a", "blocks.0.b"]); len(set(c.values()))
+    3
+    """
+    import plotly.colors
+
+    layered = sorted((n for n in names if _layer_of(n, layers) is not None), key=lambda n: model_order(n, layers))
+    other = [n for n in names if _layer_of(n, layers) is None]
+    out: dict[str, str] = {}
+    if layered:
+        # 0 .. 0.85 of Viridis: the last, pale-yellow end is hard to see on white
+        pos = np.linspace(0, 0.85, len(layered)) if len(layered) > 1 else [0.0]
+        out.update(zip(layered, plotly.colors.sample_colorscale("Viridis", list(pos))))
+    palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
+    used = set(out.values())
+    free = [c for c in palette if c not in used]
+    if len(other) > len(free):  # more lines than named colours: spread the rest over a cyclic scale
+        free += plotly.colors.sample_colorscale("Twilight", list(np.linspace(0, 1, len(other) - len(free) + 1)[:-1]))
+    out.update(zip(other, free))
+    return out
+
+
+def relative_to_first(table: pd.DataFrame) -> pd.DataFrame:
+    """Each row (a site over steps) divided by its value at the first step: 1 = unchanged, 1.3 = 30% larger.
+
+    >>> relative_to_first(pd.DataFrame([[2.0, 3.0]], columns=[0, 10])).values.tolist()
+    [[1.0, 1.5]]
+    """
+    first = table.iloc[:, 0].replace(0, np.nan)
+    return table.div(first, axis=0)
 
 
 def pca_trajectories(acts: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:

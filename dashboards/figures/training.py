@@ -51,12 +51,16 @@ def training_table(metrics: pd.DataFrame, y: str = "loss", x: str = "step") -> p
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
-def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log_y: bool = False) -> alt.Chart:
+def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log_y: bool = False,
+                    events=()) -> alt.Chart:
     """Training and validation curves from metrics.jsonl rows, as a zoomable Vega-Lite chart.
 
     `y` is "loss" (train loss and val_loss, nats), "ppl" (exp of each, tokens) or "lr".
     `x` is "step" or "tokens" (falls back to step when the rows have no token counts).
-    Validation points are marked: there are few of them and each is an average over held-out batches.
+    Validation points are drawn as points only, not joined: each is an average over held-out batches at
+    one step, and a line between two of them would claim values at the steps in between that were never
+    measured. `events` (dicts with `step`, `label`, optional `lo`/`hi`) are marked as vertical rules
+    (with a shaded CI band) when the x axis is steps.
     """
     x = x if x in metrics else "step"
     table = training_table(metrics, y, x)
@@ -71,4 +75,12 @@ def training_curves(metrics: pd.DataFrame, y: str = "loss", x: str = "step", log
         tooltip=[alt.Tooltip("series:N"), alt.Tooltip(f"{x}:Q", format=","), alt.Tooltip("value:Q", format=".4g")],
     )
     validation = base.transform_filter(alt.datum.series == "validation").mark_point(filled=True, size=30)
-    return (base.mark_line(opacity=0.85) + validation).properties(title=TITLES[y], height=HEIGHT).interactive()
+    line = base.transform_filter(alt.datum.series != "validation").mark_line(opacity=0.85)
+    layers = [line, validation]
+    if events and x == "step":
+        ev = pd.DataFrame([{"step": float(e["step"]), "lo": float(e.get("lo", e["step"])),
+                            "hi": float(e.get("hi", e["step"])), "label": str(e.get("label", ""))} for e in events])
+        marks = alt.Chart(ev)
+        layers += [marks.mark_rect(opacity=0.15, color="darkorange").encode(x="lo:Q", x2="hi:Q"),
+                   marks.mark_rule(color="darkorange", strokeDash=[4, 3]).encode(x="step:Q", tooltip=["label:N"])]
+    return alt.layer(*layers).properties(title=TITLES[y], height=HEIGHT).interactive()

@@ -80,7 +80,8 @@ class Checkpoints:
             ckpt.save(path, payload, meta)
             if not best:
                 t = tr.config.train
-                ckpt.prune(self.dir, t.keep_last, t.checkpoint_every if t.log_checkpoints else None)
+                ckpt.prune(self.dir, t.keep_last, t.checkpoint_every if t.log_checkpoints else None,
+                           tr.total_steps, t.keep_grid)
                 tr.event("checkpoint", file=path.name)
             log.debug("saved %s", path)
         ddp.barrier(tr.dist)

@@ -42,11 +42,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from seedling.train.keep import is_log_step, keep_schedule  # is_log_step re-exported for the loop
+
 __all__ = [
     "REQUIRED_KEYS",
     "CheckpointError",
     "capture_rng",
     "checkpoint_path",
+    "is_log_step",
     "latest_good",
     "list_steps",
     "load_verified",
@@ -302,17 +305,14 @@ def remove_temporaries(ckpt_dir: Path) -> int:
 
 # --- retention -----------------------------------------------------------------------------------
 
-def is_log_step(step: int, limit: int) -> bool:
-    """Steps 0, 1, 2, 4, 8, ... up to `limit`: the dense early series kept for training dynamics."""
-    return step == 0 or (step <= limit and step & (step - 1) == 0)
-
-
-def prune(ckpt_dir: Path, keep_last: int, log_limit: int | None) -> list[int]:
-    """Delete regular checkpoints beyond the newest `keep_last`; the log-spaced series (when
-    `log_limit` is set) is always kept. Returns the deleted steps."""
+def prune(ckpt_dir: Path, keep_last: int, log_limit: int | None, total_steps: int | None = None,
+          grid: int = 0) -> list[int]:
+    """Delete the regular checkpoints that `keep.keep_schedule` does not keep (the newest `keep_last`, the
+    log-spaced series when `log_limit` is set, and a `grid`-point uniform grid over `total_steps`).
+    Returns the deleted steps."""
     steps = list_steps(ckpt_dir)
-    regular = [s for s in steps if log_limit is None or not is_log_step(s, log_limit)]
-    doomed = regular[:-keep_last] if keep_last > 0 else []
+    kept = keep_schedule(steps, total_steps, keep_last, grid, log_limit)
+    doomed = [s for s in steps if s not in kept]
     for s in doomed:
         pt = checkpoint_path(ckpt_dir, s)
         for f in (sidecar_path(pt), pt):  # sidecar first: a .pt without one is never trusted

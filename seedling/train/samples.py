@@ -1,7 +1,8 @@
 """`RUN_DIR/samples.jsonl`: short completions of fixed prompts at every checkpoint, written during training.
 
 A training subscriber (`CheckpointSamples`). When a checkpoint is about to be saved (`on_checkpoint`), the
-model continues the same few prompts, taken from the start of the validation documents, once greedily and
+model continues the same few prompts, taken from the start of the validation documents (plus one that
+repeats a span of the first, see `with_repeat`), once greedily and
 once with nucleus sampling from a fixed seed, and one JSON line per checkpoint is appended:
 
     {"step": 100, "tokens": 409600, "samples": [{"prompt": ..., "completion": ..., "decoding": "greedy"}, ...],
@@ -33,7 +34,7 @@ from seedling.sampling import generate
 from seedling.train.checkpoint_io import capture_rng, restore_rng
 from seedling.train.metrics import read_metrics
 
-__all__ = ["FILE", "CheckpointSamples", "SampleSettings", "prompts_from_tokens", "read_samples"]
+__all__ = ["FILE", "CheckpointSamples", "SampleSettings", "prompts_from_tokens", "read_samples", "with_repeat"]
 
 log = logging.getLogger("seedling.train")
 
@@ -50,6 +51,24 @@ class SampleSettings:
     top_p: float = 0.9  # the sampled completion (temperature 1); the other is greedy
     temperature: float = 1.0
     seed: int = 0
+    repeat_prompt: bool = True  # one more prompt: the first prompt's tokens, then its first half again
+
+
+def with_repeat(prompts: list[list[int]]) -> list[list[int]]:
+    """`prompts` plus one that repeats a span: the first prompt, then its first half again.
+
+    A model with induction heads continues the repeat with the rest of the span (the completion copies
+    tokens 5-8 after the prompt's 1-8 then 1-4); without them it cannot. On the synthetic induction data
+    this is the task itself, so the Overview's samples show the induction head's effect in text, checkpoint
+    by checkpoint; on natural text it is the same in-context copying probe (Olsson et al. 2022).
+
+    >>> with_repeat([[1, 2, 3, 4], [7, 8]])
+    [[1, 2, 3, 4], [7, 8], [1, 2, 3, 4, 1, 2]]
+    """
+    if not prompts or len(prompts[0]) < 2:
+        return prompts
+    first = prompts[0]
+    return [*prompts, first + first[: len(first) // 2]]
 
 
 def prompts_from_tokens(tokens: np.ndarray, eot_id: int | None, n: int, length: int) -> list[list[int]]:
@@ -89,6 +108,8 @@ class CheckpointSamples:
         self.tokenizer = data.tokenizer
         self.eot_id = getattr(data, "eot_id", None)
         self.prompts = prompts_from_tokens(data.val, self.eot_id, self.settings.n_prompts, self.settings.prompt_tokens)
+        if self.settings.repeat_prompt:
+            self.prompts = with_repeat(self.prompts)
 
     def on_train_start(self, state: Any) -> None:
         """Cut the file back to the checkpoint a resumed run starts from (a fresh run starts it empty)."""

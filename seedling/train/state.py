@@ -30,7 +30,7 @@ log = logging.getLogger("seedling.train")
 EVENTS = ("on_train_start", "on_after_backward", "on_step_end", "on_eval", "on_checkpoint", "on_train_end")
 # Fields a resumed run may change: they decide when to evaluate or save, not what is computed.
 RESUME_FREE_FIELDS = ("train.device", "train.compile", "train.eval_every", "train.eval_batches",
-                      "train.checkpoint_every", "train.keep_last", "train.log_checkpoints",
+                      "train.checkpoint_every", "train.keep_last", "train.keep_grid", "train.log_checkpoints",
                       "train.bad_step_patience", "train.rollback_lr_factor")
 MAX_ROLLBACKS = 10
 
