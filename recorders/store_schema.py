@@ -28,7 +28,15 @@ SCHEMA_VERSION = 1
 
 # The one vocabulary of dimension names, in code and in the store alike. `step` is implied for
 # every variable of a recorded group and is never listed in VarMeta.dims.
-DIMENSIONS = ("step", "layer", "head_index", "batch", "pos", "query_pos", "key_pos", "d_model", "d_mlp")
+DIMENSIONS = (
+    "step", "layer", "head_index", "batch", "pos", "query_pos", "key_pos", "d_model", "d_mlp",
+    "kind",  # composition kind: q, k, v (group attribute `kinds`)
+    "src_layer",  # layer of the earlier (writing) head of a composition pair
+    "src_head",  # head_index of the earlier head
+    "dst_layer",  # layer of the later (reading) head
+    "dst_head",  # head_index of the later head
+    "statistic",  # a summary of a distribution, named in the group attribute `statistics` (mean, q95)
+)
 
 # "str" is a variable-length UTF-8 string (Zarr v3 data type "string"), for static groups only.
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "str")
