@@ -2,7 +2,7 @@
 
 import pytest
 
-from recorders.spec import DEFAULT_GROUPS, GROUPS, RecordSpec, parse_spec
+from recorders.spec import DEFAULT_GROUPS, RecordSpec, parse_spec
 
 
 def test_defaults_and_every():

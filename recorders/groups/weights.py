@@ -55,6 +55,7 @@ class GradNormRecorder(GroupRecorder):
 
     group = "grad_norm"
     description = "gradient of the record step: accumulated, unscaled, before clipping (none at step 0)"
+    replayable = False
 
     def __init__(self) -> None:
         self._pending: dict[str, np.ndarray] | None = None
@@ -88,6 +89,7 @@ class UpdateRatioRecorder(GroupRecorder):
 
     group = "update_ratio"
     description = "relative size of the record step's parameter update (none at step 0)"
+    replayable = False
 
     def __init__(self) -> None:
         self._before: dict[str, torch.Tensor] | None = None
