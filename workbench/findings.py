@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from workbench.changepoint import plateaus
+from workbench.circuits import CircuitSummary, circuit_text, induction_circuit
 from workbench.errors import WorkbenchError
 from workbench.fits import FitResult, fit_exponential, fit_power_law
 from workbench.heads import PhaseChange, classify_heads, induction_phase_change, role_emergence
@@ -31,6 +32,7 @@ class Findings:
     roles: xr.DataArray | None = None
     emergence: pd.DataFrame | None = None
     phase_change: PhaseChange | None = None
+    circuit: CircuitSummary | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -96,6 +98,8 @@ def find(run: RunData, method: str = "bootstrap") -> Findings:
                                                 method=method)
     except WorkbenchError as e:
         f.notes.append(f"induction phase change: {e}")
+    f.circuit = induction_circuit(run, method=method)
+    f.notes += f.circuit.notes
     return f
 
 
@@ -129,5 +133,7 @@ def summary_text(run: RunData, f: Findings) -> str:
                 f"midpoint step {o.midpoint:.0f} [{o.midpoint_ci[0]:.0f}, {o.midpoint_ci[1]:.0f}] "
                 f"({o.method} CI, logistic fit)")
         lines.append(f"induction phase change {'DETECTED' if pc.detected else 'not detected'}: {pc.reason}")
+    if f.circuit is not None:
+        lines += circuit_text(f.circuit)
     lines += [f"note: {n}" for n in f.notes]
     return "\n".join(lines)

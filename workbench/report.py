@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.offline import get_plotlyjs
 
+from workbench.circuits import circuit_text, circuit_trajectories, rescaled
 from workbench.cka import cka_to_final
 from workbench.clustering import cluster_trajectories
 from workbench.crosscorr import lagged_xcorr
@@ -39,6 +40,14 @@ METHODS = [
      "CI: moving-block residual bootstrap (percentile) or delta method", "Olsson et al. 2022; Kuensch 1989"),
     ("Phase change", "sharp rise (4w <= 35% of training) and ICL score (loss at 0.9T minus 0.1T) falls across it",
      "Olsson et al. 2022"),
+    ("Mean-ablation", "loss(z_h replaced by its mean over probe items and positions) - loss(clean), per item; "
+     "null: a random residual direction with the norm of the ablation's change; 95% CI: bootstrap over items",
+     "Wang et al. 2022; Olsson et al. 2022; Efron & Tibshirani 1993"),
+    ("Composition", "K: ||W_OV^A W_QK^B^T||_F / (||W_OV^A||_F ||W_QK^B||_F) (Q: W_QK^B, V: W_OV^B), row vectors, "
+     "ln1 gain folded; null: 95th percentile over random Gaussian heads of the same shapes", "Elhage et al. 2021"),
+    ("Logit lens", "loss of ln_final(resid_post_l) W_U per layer l, and KL(p_final || p_l)", "nostalgebraist 2020"),
+    ("Direct logit attribution", "((z_h W_O^h - mean) / sigma_final) . (gamma W_U[next token]), sigma frozen",
+     "Elhage et al. 2021"),
     ("Trajectory summary", "onset = first step 10% of the way from initial to final; half-life = 50% of the way", ""),
     ("Clustering", "z-scored trajectories, Euclidean (= correlation) distance, Ward linkage", "Ward 1963"),
     ("Lead-lag", "r_k = corr(dx_t, dy_{t+k}) on first differences; 95% band 1.96/sqrt(n)", "Box & Jenkins 1976"),
@@ -113,6 +122,24 @@ def _heads_section(run: RunData, f: Findings) -> str:
                 "CI": f"{o.level:.0%} {o.method}", "ICL change (nats)": pc.icl_change,
                 "loss rate ratio": pc.loss_rate_ratio}]), digits=5))
     out.append("<h3>Head roles and when they emerge</h3>" + _table(f.emergence))
+    return "\n".join(out)
+
+
+def _circuit_section(run: RunData, f: Findings) -> str:
+    c = f.circuit
+    if c is None or c.induction_head is None:
+        return _note("the induction circuit needs head_scores: train with --record")
+    out = ["<pre>" + html.escape("\n".join(circuit_text(c))) + "</pre>"]
+    fig = go.Figure()
+    onsets = c.onsets.set_index("trajectory") if c.onsets is not None else pd.DataFrame()
+    for name, da in circuit_trajectories(run, c.induction_head, c.feeder).items():
+        line = fig.add_scatter(x=da["step"].values, y=rescaled(da).values, mode="lines+markers", name=name)
+        if name in onsets.index:
+            fig.add_vline(x=float(onsets.loc[name, "onset"]), line_dash="dot", line_color=line.data[-1].line.color)
+    out.append(_fig(fig, "The induction circuit's trajectories (0 = first record, 1 = peak); dotted: onsets",
+                    ylab="fraction of its rise"))
+    if c.onsets is not None and len(c.onsets):
+        out.append(_table(c.onsets, digits=5))
     return "\n".join(out)
 
 
@@ -234,6 +261,7 @@ def build_report(runs: list[RunData], bootstrap: bool = True, spectra: bool = Tr
         body.append(f"<h2>Run {html.escape(run.name)}</h2><p><code>{html.escape(str(run.path))}</code></p>")
         body.append("<h3>Loss</h3>" + _loss_section(f))
         body.append("<h3>Heads (algorithmic level)</h3>" + _heads_section(run, f))
+        body.append("<h3>Induction circuit, causally (algorithmic level)</h3>" + _circuit_section(run, f))
         body.append("<h3>Head dynamics</h3>" + _dynamics_section(run))
         body.append("<h3>Representations (implementation level)</h3>" + _cka_section(run))
         if spectra:
