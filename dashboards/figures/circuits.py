@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
-
-from dashboards.figures.curves import lines
 
 TEMPLATE = "plotly_white"
 MAX_EDGES = 40  # the strongest edges drawn; more hide each other
@@ -50,11 +49,23 @@ def composition_graph(score: np.ndarray, threshold: float, title: str) -> go.Fig
 
 
 def circuit_timeline(table: pd.DataFrame, onsets: dict[str, float], title: str) -> go.Figure:
-    """Trajectories rescaled to their own rise (columns; index: step) on one axis; a dotted line at each onset."""
-    fig = lines(table, title, "fraction of its rise (0 = first record, 1 = peak)")
-    colors = {t.name: t.line.color for t in fig.data}
-    for name, step in onsets.items():
-        if np.isfinite(step):
-            fig.add_vline(x=float(step), line_dash="dot", line_color=colors.get(name) or "grey",
-                          annotation_text=f"{name.split(':')[0].split(' (')[0]} {step:.0f}", annotation_textangle=-90)
+    """Trajectories rescaled to their own rise (columns; index: step) on one axis; a dotted line at each onset.
+
+    Each column is drawn over its own records (a replayed trajectory has a few checkpoints, an inline one every
+    record step), with markers when it has few.
+    """
+    fig = go.Figure()
+    palette = plotly.colors.qualitative.Plotly
+    for i, name in enumerate(table.columns):
+        col, color = table[name].dropna(), palette[i % len(palette)]
+        if col.empty:
+            continue
+        mode = "lines+markers" if len(col) <= MAX_EDGES else "lines"
+        fig.add_trace(go.Scatter(x=np.asarray(col.index), y=col.to_numpy(dtype=float), name=str(name), mode=mode,
+                                 line={"color": color}))
+        if np.isfinite(onsets.get(name, np.nan)):
+            fig.add_vline(x=float(onsets[name]), line_dash="dot", line_color=color)
+    fig.update_layout(title=title, xaxis_title="step", yaxis_title="fraction of its rise (0 = first record, 1 = peak)",
+                      template=TEMPLATE, height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50},
+                      legend={"orientation": "h", "y": -0.25})
     return fig
