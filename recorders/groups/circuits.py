@@ -38,6 +38,17 @@ def _stimuli(ctx: RecordContext) -> dict[str, tuple[torch.Tensor, torch.Tensor |
             "repeat_": (induction, repeat_positions(induction.size(1), ctx.probe.span))}
 
 
+def _with_items(name: str, by_item: torch.Tensor) -> dict[str, np.ndarray]:
+    """`name`: the mean over probe items (dim 0); `name_by_item`: the per-item values."""
+    return {name: to_numpy(by_item.mean(0)), f"{name}_by_item": to_numpy(by_item)}
+
+
+def _heads_with_items(name: str, long_name: str, units: str, per_item: str) -> dict[str, VarMeta]:
+    """VarMeta of `_with_items`' pair for a per-head quantity; `per_item` says how one item's value is reduced."""
+    return {name: per_head(long_name, units, f"mean over probe items of the {per_item}"),
+            f"{name}_by_item": per_head(long_name, units, per_item, by_item=True)}
+
+
 def _by_layer(long_name: str, units: str, reduction: str, by_item: bool = False) -> VarMeta:
     return VarMeta(("batch", "layer") if by_item else ("layer",), long_name, units, reduction)
 
@@ -57,9 +68,8 @@ class AblationRecorder(GroupRecorder):
         for prefix, where in (("", _NATURAL), ("repeat_", _REPEAT)):
             out[f"{prefix}clean_loss"] = scalar(f"clean loss on {where}", "nats", "mean over items and predictions")
             for var, what in (("loss_change", f"{self.mode}-ablation"), ("null_loss_change", "random-direction null")):
-                long_name = f"loss change from {what} on {where}"
-                out[f"{prefix}{var}"] = per_head(long_name, "nats", "mean over probe items of the per-item change")
-                out[f"{prefix}{var}_by_item"] = per_head(long_name, "nats", "per-item mean over predictions", by_item=True)
+                out |= _heads_with_items(f"{prefix}{var}", f"loss change from {what} on {where}", "nats",
+                                         "change in the mean loss over predictions")
         return out
 
     def measure(self, ctx: RecordContext) -> dict[str, np.ndarray]:
@@ -68,8 +78,7 @@ class AblationRecorder(GroupRecorder):
             r = head_ablation(ctx.model, tokens, positions, mode=self.mode)
             out[f"{prefix}clean_loss"] = to_numpy(r["clean"].mean())
             for var, key in (("loss_change", "effect"), ("null_loss_change", "null_effect")):
-                out[f"{prefix}{var}"] = to_numpy(r[key].mean(0))
-                out[f"{prefix}{var}_by_item"] = to_numpy(r[key])
+                out |= _with_items(f"{prefix}{var}", r[key])
         return out
 
     def group_attrs(self, probe: Probe) -> dict[str, Any]:
@@ -130,8 +139,7 @@ class LogitLensRecorder(GroupRecorder):
         for prefix, (tokens, positions) in _stimuli(ctx).items():
             r = logit_lens(ctx.model, tokens, positions)
             for var in ("loss", "kl"):
-                out[f"{prefix}{var}"] = to_numpy(r[var].mean(0))
-                out[f"{prefix}{var}_by_item"] = to_numpy(r[var])
+                out |= _with_items(f"{prefix}{var}", r[var])
         return out
 
 
@@ -145,16 +153,13 @@ class DlaRecorder(GroupRecorder):
     def variables(self, model, probe) -> dict[str, VarMeta]:
         out = {}
         for prefix, where in (("", _NATURAL), ("repeat_", _REPEAT)):
-            long_name = f"direct logit attribution on {where}"
-            out[f"{prefix}direct_logit"] = per_head(long_name, "logit", "mean over items and predictions")
-            out[f"{prefix}direct_logit_by_item"] = per_head(long_name, "logit", "mean over predictions", by_item=True)
+            out |= _heads_with_items(f"{prefix}direct_logit", f"direct logit attribution on {where}", "logit",
+                                     "mean over predictions")
         return out
 
     def measure(self, ctx: RecordContext) -> dict[str, np.ndarray]:
         out = {}
         for prefix, (tokens, positions) in _stimuli(ctx).items():
             heads = direct_logit_attribution(ctx.model, tokens)["heads"]  # (B, T-1, layer, head_index)
-            by_item = (heads if positions is None else heads[:, positions]).mean(1)
-            out[f"{prefix}direct_logit"] = to_numpy(by_item.mean(0))
-            out[f"{prefix}direct_logit_by_item"] = to_numpy(by_item)
+            out |= _with_items(f"{prefix}direct_logit", (heads if positions is None else heads[:, positions]).mean(1))
         return out
