@@ -10,7 +10,7 @@ Three timed commands, each the real command line in a fresh process (so each pay
     replay ratio = R / A   (aim: < 1, the replay costs less than the training did)
     inline overhead = (B - A) / A   (aim: < 10%)
 
-`--quick` shortens the tour to 150 steps (the ratios then say little about the real tour). One
+Every command runs with one torch thread (OMP_NUM_THREADS=1). `--quick` shortens the tour to 150 steps (the ratios then say little about the real tour). One
 repetition of each (a tour takes a minute or more); on a shared machine, read them as rough.
 """
 
@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _timed(args: list[str]) -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # One intra-op thread, as the tests' shared tour run: the tiny model gains little from two, and on a
+    # loaded machine two threads wait on each other at every parallel region (10x slower at load 4).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     if res.returncode != 0:

@@ -133,12 +133,18 @@ def replay(
 
 
 def _run_record(url: str) -> tuple[RecordSpec, Probe | None]:
-    """The run's record spec (defaults when it recorded nothing) and the probe it stored, if any."""
+    """The run's record spec and the probe it stored, if any.
+
+    A run trained without `--record` gets the default spec's probe settings with `enabled=False`:
+    its training writes no group, so every group is the replay's to write.
+    """
     try:
         root = zarr.open_group(store=zarr_store_for(url, read_only=True), mode="r", zarr_format=3)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
-        return RecordSpec(), None
-    attrs = dict(root.attrs).get("record_spec") or {}
+        return RecordSpec(enabled=False), None
+    attrs = dict(root.attrs).get("record_spec")
+    if not attrs:
+        return RecordSpec(enabled=False), None
     spec = RecordSpec(**{k: (tuple(v) if k == "what" else v) for k, v in attrs.items() if k in RecordSpec.__dataclass_fields__})
     if "probe" not in root.group_keys():
         return spec, None

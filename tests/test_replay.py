@@ -1,5 +1,7 @@
 """`python -m recorders.replay`: equal to inline recording at the same step, resumable, one writer per group."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -65,6 +67,26 @@ def test_replay_refuses_groups_the_training_writes_and_those_it_cannot_compute(r
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
     assert "cannot be replayed" in err[0] and "not a run directory" in err[1] and "unknown group" in err[2]
+
+
+def test_a_run_trained_without_record_gets_its_probe_from_its_data(tmp_path, monkeypatch):
+    from recorders.recorder import make_probe
+    from recorders.spec import RecordSpec
+    from seedling.config import RunConfig
+    from seedling.data import prepare
+
+    monkeypatch.setenv("SEEDLING_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "plain"
+    sets = [a for s in [*TINY, "model.n_layers=2"] for a in ("--set", s)]
+    with one_thread():
+        assert train(["--out", str(run), "--max-steps", "4", "--quiet", *sets]) == 0
+        assert main([str(run), "--quiet"]) == 0  # every circuit group: the training records none
+    url = run / "records.zarr"
+    assert committed_dataset(url, "dla")["step"].values.tolist() == [0, 1, 2, 4]
+    cfg = RunConfig.from_dict(json.loads((run / "config.json").read_text()))
+    data = prepare(cfg, run)
+    want = make_probe(RecordSpec(), cfg.model, data.val, data.tokenizer)  # what `--record` would have built
+    np.testing.assert_array_equal(committed_dataset(url, "probe")["induction_tokens"].values, want.induction_tokens)
 
 
 def test_a_writer_owning_some_groups_leaves_the_others_alone(tmp_path):
