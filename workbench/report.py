@@ -235,19 +235,24 @@ def _reliability_section(runs: list[RunData]) -> str:
 
 
 def _split_half_section(run: RunData) -> str:
-    if "head_scores" not in run.groups:
+    # Per-head quantities with a value per probe item: the head scores, and the causal groups' effects.
+    groups = [g for g in ("head_scores", "ablation", "dla") if g in run.groups]
+    if not groups:
         return ""
-    ds = run.group("head_scores")
-    items = [v for v in ds.data_vars if str(v).endswith("_by_item")]
-    if not items:
-        return _note("no per-item head scores recorded: split-half reliability needs <score>_by_item")
     rows = []
-    for v in items:
-        sh = split_half(ds[v])
-        last = sh.iloc[-1]
-        rows.append({"metric": v, "r_half (last record)": last["r_half"], "Spearman-Brown (last record)": last["r_full"],
-                     "median Spearman-Brown over records": float(np.nanmedian(sh["r_full"])),
-                     "heads": int(last["n_targets"]), "probe items": int(last["n_items"])})
+    for g in groups:
+        ds = run.group(g)
+        for v in ds.data_vars:
+            if not str(v).endswith("_by_item") or not {"layer", "head_index"} <= set(ds[v].dims):
+                continue
+            sh = split_half(ds[v])
+            last = sh.iloc[-1]
+            rows.append({"metric": f"{g}/{v}", "r_half (last record)": last["r_half"],
+                         "Spearman-Brown (last record)": last["r_full"],
+                         "median Spearman-Brown over records": float(np.nanmedian(sh["r_full"])),
+                         "heads": int(last["n_targets"]), "probe items": int(last["n_items"])})
+    if not rows:
+        return _note("no per-item head scores recorded: split-half reliability needs <score>_by_item")
     return _table(pd.DataFrame(rows))
 
 
