@@ -150,3 +150,14 @@ def test_dla_of_a_silenced_head_is_zero():
     with torch.no_grad():
         model.blocks[1].attn.out.weight[:, 4:8] = 0  # head 1 of layer 1 writes nothing
     assert direct_logit_attribution(model, x)["heads"][:, :, 1, 1].abs().max() == 0
+
+
+def test_ablation_gives_the_same_effects_one_head_per_forward_and_all_heads_in_one(monkeypatch):
+    import recorders.metrics.ablation as ablation
+
+    model, x = make_model(), tokens()
+    together = head_ablation(model, x)
+    monkeypatch.setattr(ablation, "LOGIT_BUDGET", 1)  # one head per forward
+    alone = head_ablation(model, x)
+    for key in ("clean", "effect", "null_effect"):
+        torch.testing.assert_close(alone[key], together[key], atol=1e-5, rtol=1e-5)

@@ -26,6 +26,7 @@ from recorders.metrics.nll import item_loss, token_nll
 __all__ = ["MODES", "head_ablation"]
 
 MODES = ("mean", "zero")
+LOGIT_BUDGET = 2**26  # logits per forward (256 MiB in float32): bounds how many heads share one forward
 
 
 def head_ablation(
@@ -39,8 +40,9 @@ def head_ablation(
     """Per-item loss changes of ablating each head, on `tokens` (B, T), over the predictions in `positions`.
 
     Returns `clean` (B,), the loss of the unchanged model; `effect` (B, layer, head_index) and,
-    with `null`, `null_effect` (B, layer, head_index); all in nats, float32 on the CPU. One
-    forward per head (and one more per head for the null). Call in eval mode.
+    with `null`, `null_effect` (B, layer, head_index); all in nats, float32 on the CPU. Each head
+    costs one forward of the batch (and one more for the null), several heads sharing a forward
+    while their logits fit LOGIT_BUDGET. Call in eval mode.
     """
     if mode not in MODES:
         raise ValueError(f"ablation mode {mode!r} is not one of {', '.join(MODES)}")
@@ -52,12 +54,18 @@ def head_ablation(
     def keep_z(z: torch.Tensor, name: str) -> None:
         z_clean[int(name.split(".")[1])] = z.detach()  # (B, T, nh, hs)
 
-    def loss_of(hooks) -> torch.Tensor:
+    def loss_of(hooks, copies: int = 1) -> torch.Tensor:  # (copies, B): `copies` stacked copies of the batch
+        batch = tokens.repeat(copies, 1)
         with model.hooks(hooks):
-            return item_loss(token_nll(model(tokens), tokens), positions).cpu()
+            return item_loss(token_nll(model(batch), batch), positions).cpu().view(copies, -1)
 
+    # Heads of one layer are ablated side by side, each in its own copy of the batch: one forward per
+    # layer-chunk instead of one per head (the tiny model's cost is mostly per forward, not per token).
+    # A chunk's logits (copies x B x T x vocab floats) stay within LOGIT_BUDGET.
+    per_copy = tokens.numel() * model.wte.weight.size(0)
+    chunk = max(1, min(cfg.n_heads, LOGIT_BUDGET // max(per_copy, 1)))
     with torch.no_grad():
-        clean = loss_of([(lambda n: n.endswith("attn.hook_z"), keep_z)])
+        clean = loss_of([(lambda n: n.endswith("attn.hook_z"), keep_z)])[0]
         shape = (tokens.size(0), cfg.n_layers, cfg.n_heads)
         effect = torch.zeros(shape)
         null_effect = torch.zeros(shape)
@@ -65,23 +73,28 @@ def head_ablation(
             z = z_clean[layer]
             fill = z.mean((0, 1)) if mode == "mean" else torch.zeros_like(z[0, 0])  # (nh, hs)
             w_o = model.blocks[layer].attn.out.weight.view(cfg.d_model, cfg.n_heads, cfg.d_head)  # (D, nh, hs)
-            for head in range(cfg.n_heads):
-                effect[:, layer, head] = loss_of([(f"blocks.{layer}.attn.hook_z", _replace(head, fill[head]))]) - clean
+            for first in range(0, cfg.n_heads, chunk):
+                heads = list(range(first, min(first + chunk, cfg.n_heads)))
+                hook = (f"blocks.{layer}.attn.hook_z", _replace(heads, fill))
+                effect[:, layer, heads] = (loss_of([hook], len(heads)) - clean).T
                 if null:
-                    delta = (fill[head] - z[:, :, head]) @ w_o[:, head].T  # (B, T, D): what the ablation moves
-                    push = _random_like(delta, seed, layer, head)
-                    null_effect[:, layer, head] = loss_of([(f"blocks.{layer}.hook_attn_out", _add(push))]) - clean
+                    # what each ablation moves the residual by, (B, T, D) per head, replaced by a random push
+                    push = torch.cat([_random_like((fill[h] - z[:, :, h]) @ w_o[:, h].T, seed, layer, h) for h in heads])
+                    hook = (f"blocks.{layer}.hook_attn_out", _add(push))
+                    null_effect[:, layer, heads] = (loss_of([hook], len(heads)) - clean).T
     out = {"clean": clean, "effect": effect}
     if null:
         out["null_effect"] = null_effect
     return out
 
 
-def _replace(head: int, value: torch.Tensor):
+def _replace(heads: list[int], fill: torch.Tensor):
+    """In copy j of the batch, head heads[j]'s output becomes fill[heads[j]] (hs,) at every item and position."""
     def hook(z: torch.Tensor, name: str) -> torch.Tensor:
-        z = z.clone()
-        z[:, :, head] = value
-        return z
+        z = z.clone().view(len(heads), -1, *z.shape[1:])  # (copies, B, T, nh, hs)
+        for j, h in enumerate(heads):
+            z[j, :, :, h] = fill[h]
+        return z.flatten(0, 1)
 
     return hook
 
