@@ -19,7 +19,7 @@ from recorders.capture import collect
 from recorders.groups import GroupRecorder, RecordContext, build_groups
 from recorders.probe import Probe, build_probe
 from recorders.spec import RecordSpec, parse_spec
-from recorders.store import StoreWriter, VarMeta
+from recorders.store import Coord, StoreWriter, VarMeta
 
 __all__ = ["Recorder", "make_probe"]
 
@@ -50,8 +50,9 @@ class Recorder:
         self.probe: Probe | None = None
         self.groups: list[GroupRecorder] = []
         self.meta: dict[str, dict[str, VarMeta]] = {}
+        self.coords: dict[str, dict[str, Coord]] = {}
         self.writer: StoreWriter | None = None
-        self._pending_grads = False
+        self._before: dict | None = None  # parameters before the record step's update, for groups that need them
 
     @property
     def active(self) -> bool:
@@ -65,6 +66,7 @@ class Recorder:
         self.probe = self._build_probe(cfg, state)
         self.groups = build_groups(self.spec.what, self.probe)
         self.meta = {g.group: g.variables(model, self.probe) for g in self.groups}
+        self.coords = {g.group: g.coords(model, self.probe) for g in self.groups}
         config = state.config.to_dict() if hasattr(state.config, "to_dict") else {}
         self.writer = StoreWriter(self.url, root_attrs={"config": config, "record_spec": _spec_attrs(self.spec)},
                                   block_size=self.block_size, background=True)
@@ -80,6 +82,8 @@ class Recorder:
         if self.active and self.spec.is_record_step(state.step + 1):
             for g in self.groups:
                 g.after_backward(state.model)
+            if any(g.needs_before for g in self.groups):  # one copy shared by every group that needs it
+                self._before = {n: p.detach().clone() for n, p in state.model.named_parameters()}
 
     def on_step_end(self, state: Any) -> None:
         if self.active and self.spec.is_record_step(state.step):
@@ -100,11 +104,12 @@ class Recorder:
         return make_probe(self.spec, cfg, getattr(self.data, "val", None), tokenizer)
 
     def _record(self, state: Any) -> None:
-        records = collect(self.groups, RecordContext(state.model, self.probe, state))
+        before, self._before = self._before, None
+        records = collect(self.groups, RecordContext(state.model, self.probe, state, before))
         for g in self.groups:
             if g.group in records:
                 self.writer.append(g.group, int(state.step), records[g.group], self.meta[g.group],
-                                   attrs=g.group_attrs(self.probe))
+                                   attrs=g.group_attrs(self.probe), coords=self.coords[g.group])
 
 
 def make_probe(spec: RecordSpec, cfg: Any, val: Any = None, tokenizer: Any = None) -> Probe:

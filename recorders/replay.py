@@ -38,8 +38,9 @@ from recorders.groups import RecordContext, build_groups
 from recorders.probe import Probe
 from recorders.recorder import make_probe
 from recorders.spec import GROUPS, RecordSpec
-from recorders.store import StoreError, StoreWriter, committed_dataset
+from recorders.store import StoreError, StoreWriter
 from recorders.store_disk import zarr_store_for
+from workbench.store import read_group  # the project's one store reader (numpy, xarray, zarr: no torch)
 
 __all__ = ["CIRCUIT_GROUPS", "ReplayError", "ReplayResult", "replay", "main"]
 
@@ -107,6 +108,7 @@ def replay(
         result.already = len(steps) - len(todo)
         recorders = build_groups(groups, probe)
         meta: dict[str, dict] = {}
+        coords: dict[str, dict] = {}
         for step in _bar(todo, progress):
             try:
                 model, _, _ = load_run(run_dir, step)
@@ -122,7 +124,9 @@ def replay(
             for g in due:
                 if g.group in records:
                     meta.setdefault(g.group, g.variables(model, probe))
-                    writer.append(g.group, step, records[g.group], meta[g.group], attrs=g.group_attrs(probe))
+                    coords.setdefault(g.group, g.coords(model, probe))
+                    writer.append(g.group, step, records[g.group], meta[g.group], attrs=g.group_attrs(probe),
+                                  coords=coords[g.group])
             writer.flush(wait=True)  # committed: an interruption after this point keeps this step
             result.written.append(step)
             if on_step is not None:
@@ -148,7 +152,7 @@ def _run_record(url: str) -> tuple[RecordSpec, Probe | None]:
     spec = RecordSpec(**{k: (tuple(v) if k == "what" else v) for k, v in attrs.items() if k in RecordSpec.__dataclass_fields__})
     if "probe" not in root.group_keys():
         return spec, None
-    ds = committed_dataset(url, "probe")
+    ds = read_group(url, "probe")
     return spec, Probe.from_store({k: ds[k].values for k in ds.data_vars}, dict(ds.attrs))
 
 

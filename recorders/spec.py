@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_GROUPS", "GROUPS", "OPT_IN", "RecordSpec", "parse_spec"]
 
 # Every group the recorders know, in the order they are measured and written.
 GROUPS = (
-    "loss", "optim", "weight_norm", "grad_norm", "update_ratio", "attn_entropy", "attn_pattern",
+    "loss", "optim", "weight_norm", "grad_norm", "update_ratio", "matrices", "attn_entropy", "attn_pattern",
     "head_scores", "act_stats", "act_sample", "composition", "logit_lens", "dla", "ablation",
 )
 # What `what=` defaults to: every group that costs less than a few training steps. The causal groups

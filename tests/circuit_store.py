@@ -1,7 +1,7 @@
 """Circuit groups with planted trajectories, written through the real StoreWriter with the real recorders' metadata.
 
-Added to a run laid out by tests/dashboard_run.py (its induction head is layer 1 head 2, fed by the
-previous-token head layer 0 head 1): the planted head's ablation effect, K-composition from the
+Added to a run laid out by tests/dashboard_run.py (its induction head is layer 1 head 3, fed by the
+previous-token head layer 0 head 2): the planted head's ablation effect, K-composition from the
 feeder and the layer-1 logit-lens drop all rise around 40 % of training.
 """
 
@@ -15,14 +15,15 @@ import numpy as np
 from recorders.groups.circuits import AblationRecorder, CompositionRecorder, DlaRecorder, LogitLensRecorder
 from recorders.store import StoreWriter
 
-HEAD, FEEDER = (1, 2), (0, 1)
+HEAD, FEEDER = (1, 3), (0, 2)  # the synthetic run's planted induction and previous-token heads
 
 
-def add_circuit_groups(run_dir: Path, steps: np.ndarray, n_layers: int = 2, n_heads: int = 4, n_items: int = 3,
+def add_circuit_groups(run_dir: Path, steps: np.ndarray, n_layers: int = 2, n_heads: int = 4, n_items: int = 8,
                        seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     recorders = [AblationRecorder(), CompositionRecorder(), LogitLensRecorder(), DlaRecorder()]
     metas = {r.group: r.variables(None, None) for r in recorders}
+    coords = {r.group: r.coords(None, None) for r in recorders}
     probe = SimpleNamespace(span=4)
     rise = 1 / (1 + np.exp(-(steps / steps[-1] - 0.4) * 25))
     L, H, B = n_layers, n_heads, n_items
@@ -54,4 +55,5 @@ def add_circuit_groups(run_dir: Path, steps: np.ndarray, n_layers: int = 2, n_he
                 d = items(0.05, 2 * rise[r])
                 dla |= {f"{prefix}direct_logit": d.mean(0), f"{prefix}direct_logit_by_item": d}
             for rec, values in zip(recorders, (ab, comp, lens, dla), strict=True):
-                w.append(rec.group, int(step), values, metas[rec.group], attrs=rec.group_attrs(probe))
+                w.append(rec.group, int(step), values, metas[rec.group], attrs=rec.group_attrs(probe),
+                         coords=coords[rec.group])

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from recorders.replay import ReplayError, main, replay
-from recorders.store import StoreError, StoreWriter, VarMeta, committed_dataset
+from recorders.store import StoreError, StoreWriter, VarMeta
 from seedling.train.__main__ import main as train
 from tests.train_util import TINY, one_thread
+from workbench.store import read_group as committed_dataset
 
 CIRCUITS = "composition,logit_lens,dla,ablation"
 

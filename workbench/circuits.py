@@ -78,8 +78,8 @@ def circuit_trajectories(run: RunData, head: tuple[int, int], feeder: tuple[int,
         if feeder is not None:
             out["previous-token score (feeder)"] = hs["previous_token"].sel(layer=feeder[0], head_index=feeder[1])
     if "composition" in groups and feeder is not None:
-        out["K-composition feeder -> head"] = run.variable("composition", "score").isel(
-            kind=1, src_layer=feeder[0], src_head=feeder[1], dst_layer=layer, dst_head=h)
+        out["K-composition feeder -> head"] = run.variable("composition", "score").sel(
+            kind="k", src_layer=feeder[0], src_head=feeder[1], dst_layer=layer, dst_head=h)
     if "ablation" in groups:
         out["ablation: repeat loss change"] = run.variable("ablation", "repeat_loss_change").sel(layer=layer, head_index=h)
     if "dla" in groups:
@@ -108,13 +108,13 @@ def induction_circuit(run: RunData, method: str = "bootstrap") -> CircuitSummary
     layer, head = c.induction_head
     if "composition" in groups and layer > 0:
         comp = run.group("composition")
-        k = comp["score"].isel(step=-1, kind=1, dst_layer=layer, dst_head=head).values  # (src_layer, src_head)
+        k = comp["score"].isel(step=-1).sel(kind="k", dst_layer=layer, dst_head=head).values  # (src_layer, src_head)
         k = np.where(np.arange(k.shape[0])[:, None] < layer, k, np.nan)
         src = np.unravel_index(int(np.nanargmax(k)), k.shape)
         c.feeder = (int(src[0]), int(src[1]))
         c.k_composition = float(k[src])
-        null = comp["null_score"].isel(step=-1, kind=1).values
-        c.k_null = (float(null[0]), float(null[1]))
+        null = comp["null_score"].isel(step=-1).sel(kind="k")
+        c.k_null = (float(null.sel(statistic="mean")), float(null.sel(statistic="q95")))
     elif "composition" not in groups:
         c.notes.append(f"no composition group: {REPLAY_HINT}")
     if "ablation" in groups:

@@ -44,11 +44,11 @@ def composition(run: str, sig: tuple) -> None:
     steps = [int(s) for s in ds["step"].values]
     wanted = st.session_state.get("circuits_step", steps[-1])
     step = min(steps, key=lambda s: abs(s - wanted))  # the ablation slider's step, or the nearest composition record
-    kinds = list(ds.attrs.get("kinds", ["q", "k", "v"]))
+    kinds = [str(k) for k in ds["kind"].values]
     kind = st.radio("Composition", kinds, index=kinds.index("k") if "k" in kinds else 0, horizontal=True,
                     format_func=lambda k: f"{k.upper()}-composition", key="circuits_kind")
-    at = ds.sel(step=step).isel(kind=kinds.index(kind))
-    q95 = float(at["null_score"].values[list(ds.attrs.get("statistics", ["mean", "q95"])).index("q95")])
+    at = ds.sel(step=step, kind=kind)
+    q95 = float(at["null_score"].sel(statistic="q95"))
     ui.chart(composition_graph(at["score"].values, q95, f"{kind.upper()}-composition at step {step} "
                                f"(edges above the null band {q95:.3f})"), "composition", composition_graph,
              name="composition_graph")

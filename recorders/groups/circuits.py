@@ -21,7 +21,7 @@ from recorders.metrics.composition import KINDS, composition_scores, head_factor
 from recorders.metrics.lens import direct_logit_attribution, logit_lens
 from recorders.metrics.nll import repeat_positions
 from recorders.probe import Probe
-from recorders.store import VarMeta
+from recorders.store import Coord, VarMeta
 
 __all__ = ["AblationRecorder", "CompositionRecorder", "LogitLensRecorder", "DlaRecorder"]
 
@@ -96,8 +96,8 @@ class CompositionRecorder(GroupRecorder):
     def variables(self, model, probe) -> dict[str, VarMeta]:
         return {"score": VarMeta(
             ("kind", "src_layer", "src_head", "dst_layer", "dst_head"), "composition score", "1",
-            "Q: ||W_OV^A W_QK^B||, K: ||W_OV^A W_QK^B^T||, V: ||W_OV^A W_OV^B||, each over ||W_OV^A|| ||W^B|| (Frobenius)",
-            attrs={"nan_where": "src_layer >= dst_layer (a head composes only with later layers)"},
+            "Q: ||W_OV^A W_QK^B||, K: ||W_OV^A W_QK^B^T||, V: ||W_OV^A W_OV^B||, each over ||W_OV^A|| ||W^B|| "
+            "(Frobenius); NaN where src_layer >= dst_layer (a head composes only with later layers)",
         ), "null_score": VarMeta(
             ("kind", "statistic"), "composition score of random heads", "1",
             f"over {self.n_null} pairs of heads with i.i.d. Gaussian W_Q, W_K, W_V, W_O of the model's shapes (seed 0): "
@@ -115,8 +115,9 @@ class CompositionRecorder(GroupRecorder):
             self._null[shape] = to_numpy(torch.stack([null.mean(1), torch.quantile(null, 0.95, dim=1)], dim=1))
         return {"score": to_numpy(composition_scores(head_factors(ctx.model))), "null_score": self._null[shape]}
 
-    def group_attrs(self, probe: Probe) -> dict[str, Any]:
-        return super().group_attrs(probe) | {"kinds": list(KINDS), "statistics": list(NULL_STATISTICS)}
+    def coords(self, model, probe) -> dict[str, Coord]:
+        return {"kind": Coord("kind", list(KINDS), "composition kind (which matrix of the later head reads)"),
+                "statistic": Coord("statistic", list(NULL_STATISTICS), "summary of the random-head scores")}
 
 
 class LogitLensRecorder(GroupRecorder):

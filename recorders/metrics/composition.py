@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import torch
 
-from recorders.metrics.weights import head_matrices
-
 __all__ = ["KINDS", "head_factors", "composition_scores", "random_baseline", "frobenius_of_product"]
 
 KINDS = ("q", "k", "v")  # the order of the `kind` dimension
@@ -41,16 +39,15 @@ def head_factors(model: torch.nn.Module) -> dict[str, tuple[torch.Tensor, torch.
     Keys "ov", "qk", "qk_t": e.g. `W_OV[l, h] = left[l, h] @ right[l, h]`.
     """
     cfg = model.cfg
-    params = {n: p.detach().double() for n, p in model.named_parameters()}
-    heads = head_matrices(params, cfg.n_heads)
+    D, nh, hs = cfg.d_model, cfg.n_heads, cfg.d_head
     ov_l, ov_r, qk_l, qk_r = [], [], [], []
-    for layer in range(cfg.n_layers):
-        gamma = params[f"blocks.{layer}.ln1.weight"][:, None]  # (D, 1): diag(gamma) @ W
-        site = f"blocks.{layer}.attn"
-        w_q = gamma * heads[f"{site}.W_Q"].transpose(1, 2)  # (nh, D, hs), row-vector W_Q^h
-        w_k = gamma * heads[f"{site}.W_K"].transpose(1, 2)
-        w_v = gamma * heads[f"{site}.W_V"].transpose(1, 2)
-        w_o = heads[f"{site}.W_O"].transpose(1, 2)  # (nh, hs, D)
+    for block in model.blocks:
+        gamma = block.ln1.weight.detach().double()[:, None]  # (D, 1): diag(gamma) @ W
+        # qkv.weight (3D, D): rows [0:D] W_Q, [D:2D] W_K, [2D:3D] W_V, head h's rows h*hs:(h+1)*hs of each;
+        # as row-vector maps (x W), head h's W_Q^h is those rows transposed, (D, hs).
+        w_q, w_k, w_v = (gamma * w.reshape(nh, hs, D).transpose(1, 2)
+                         for w in block.attn.qkv.weight.detach().double().split(D, dim=0))  # (nh, D, hs)
+        w_o = block.attn.out.weight.detach().double().reshape(D, nh, hs).permute(1, 2, 0)  # (nh, hs, D): columns of head h
         ov_l.append(w_v), ov_r.append(w_o), qk_l.append(w_q), qk_r.append(w_k)
     ov_l, ov_r, qk_l, qk_r = (torch.stack(x) for x in (ov_l, ov_r, qk_l, qk_r))  # (L, nh, ...)
     return {"ov": (ov_l, ov_r), "qk": (qk_l, qk_r.transpose(-1, -2)), "qk_t": (qk_r, qk_l.transpose(-1, -2))}
