@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "memory": "benchmarks.memory",
     "generate": "benchmarks.generation",
     "recorder": "benchmarks.recorder",
+    "circuits": "benchmarks.circuits",
     "data": "benchmarks.data_prep",
     "dashboard": "benchmarks.dashboard",
 }

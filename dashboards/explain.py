@@ -113,6 +113,34 @@ TEXTS: dict[str, str] = {
         "**What:** the same statistic from two or more runs on one set of axes (seeds, learning rates). "
         "**Read it:** differences larger than the spread between seeds are effects of the setting."
     ),
+    "ablation": (
+        "**What:** how much the loss rises when one head is silenced: its output (hook_z) replaced by its mean over "
+        "the probe items and positions (mean-ablation; Wang et al. 2022). **Formula:** loss(ablated) - loss(clean) "
+        "in nats, on the natural probe or on the repeated half of the induction probe. The null: the same-sized "
+        "push in a random direction of the residual stream. **Read it:** a head matters causally only where its "
+        "effect is well above its null; an induction head's effect on the repeat appears at its onset."
+    ),
+    "composition": (
+        "**What:** which later heads read what earlier heads write (Elhage et al. 2021). **Formula:** "
+        "K-composition ||W_OV^A W_QK^B^T||_F / (||W_OV^A||_F ||W_QK^B||_F), row-vector convention, the ln1 gain "
+        "folded in (Q: W_QK^B, V: W_OV^B). Edges are drawn only above the null band (95th percentile of the "
+        "score between random Gaussian heads of the same shapes); wider = stronger. **Read it:** an induction "
+        "circuit is a K-composition edge from a layer-0 previous-token head into a later induction head."
+    ),
+    "logit_lens": (
+        "**What:** the loss if the model stopped after each layer and read out its residual stream through the "
+        "final LayerNorm and the unembedding (nostalgebraist 2020). **Formula:** CE(ln_final(resid_post_l) W_U) "
+        "in nats; KL(p_final || p_l) is stored too. **Read it:** the first layer whose line drops is where the "
+        "prediction is formed; on the repeated half, the layer holding the induction head."
+    ),
+    "circuit": (
+        "**What:** the induction circuit's trajectories on one time axis: the feeder's previous-token score, its "
+        "K-composition into the induction head, the head's induction score, its ablation effect and direct logit "
+        "attribution on the repeat, and the logit-lens loss drop at its layer. **Formula:** each rescaled to "
+        "(x - first) / (peak - first); dotted lines: onsets (t_mid - 2w of a logistic fit, workbench "
+        "onset_with_ci). **Read it:** the order of the onsets is the order in which the circuit forms; "
+        "trajectories from replayed checkpoints have few points, so their onsets are interpolated."
+    ),
     "samples": (
         "**What:** what the model wrote after the same beginnings (the first tokens of two validation documents, and "
         "the first of them followed by its first half again: a model with induction heads continues the repeat) "

@@ -27,7 +27,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: url path -> how many charts the page shows on a recorded run (at least).
 # Analyses: change points, fit and lagged correlation (a fourth, the seed band, needs two chosen runs).
-PAGES = {"overview": 3, "parameters": 2, "heads": 3, "activations": 3, "analyses": 3, "compare": 1, "generate": 0}
+PAGES = {"overview": 3, "parameters": 2, "heads": 3, "circuits": 0, "activations": 3, "analyses": 3, "compare": 1, "generate": 0}
 DEFAULT_PAGE = "overview"  # served at the root URL
 # A drawn chart: Plotly's SVG, or Vega-Lite's (the Overview's training curves, figures/training.py).
 CHART = '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stVegaLiteChart"] svg.marks'

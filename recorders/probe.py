@@ -70,6 +70,14 @@ class Probe:
             out["text"] = VarMeta(("batch",), "decoded probe text", "text", "none: tokenizer.decode(tokens[b])", "str")
         return out
 
+    @classmethod
+    def from_store(cls, arrays: dict[str, np.ndarray], attrs: dict[str, object]) -> Probe:
+        """The probe a run stored (its `probe` group's arrays and attributes): what a replay measures on."""
+        text = tuple(str(t) for t in arrays["text"]) if "text" in arrays else ()
+        return cls(np.asarray(arrays["tokens"], dtype=np.int64), np.asarray(arrays["induction_tokens"], dtype=np.int64),
+                   int(attrs["span"]), np.asarray(attrs["pattern_tokens"], dtype=np.int64),
+                   np.asarray(attrs["sample_pos"], dtype=np.int64), str(attrs["source"]), text)
+
     def attrs(self) -> dict[str, object]:
         """Group attributes of `probe`: the source, the repeat span, the pattern sequence and sample positions."""
         return {

@@ -21,7 +21,7 @@ from recorders.probe import Probe, build_probe
 from recorders.spec import RecordSpec, parse_spec
 from recorders.store import Coord, StoreWriter, VarMeta
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "make_probe"]
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,8 @@ class Recorder:
 
     # ---- internals ------------------------------------------------------------------------
     def _build_probe(self, cfg: Any, state: Any) -> Probe:
-        val = getattr(self.data, "val", None)
         tokenizer = getattr(self.data, "tokenizer", None) or getattr(state, "tokenizer", None)
-        decode = tokenizer.decode if val is not None and hasattr(tokenizer, "decode") else None
-        length = min(self.spec.probe_len or cfg.n_ctx, cfg.n_ctx)
-        if self.spec.probe_len and self.spec.probe_len > cfg.n_ctx:
-            log.warning("record spec probe_len=%d exceeds the model's context; using n_ctx=%d", self.spec.probe_len, cfg.n_ctx)
-        return build_probe(self.spec.probe, length, cfg.d_vocab, self.spec.seed, self.spec.sample,
-                           val_tokens=val, decode=decode)
+        return make_probe(self.spec, cfg, getattr(self.data, "val", None), tokenizer)
 
     def _record(self, state: Any) -> None:
         before, self._before = self._before, None
@@ -116,6 +110,19 @@ class Recorder:
             if g.group in records:
                 self.writer.append(g.group, int(state.step), records[g.group], self.meta[g.group],
                                    attrs=g.group_attrs(self.probe), coords=self.coords[g.group])
+
+
+def make_probe(spec: RecordSpec, cfg: Any, val: Any = None, tokenizer: Any = None) -> Probe:
+    """The probe a run with record spec `spec` and model config `cfg` measures on (training and replay alike).
+
+    `val`: the validation token ids (natural probe windows and the random tokens' alphabet come
+    from them); `tokenizer`: decodes the natural probe's text when `val` is given.
+    """
+    decode = tokenizer.decode if val is not None and hasattr(tokenizer, "decode") else None
+    length = min(spec.probe_len or cfg.n_ctx, cfg.n_ctx)
+    if spec.probe_len and spec.probe_len > cfg.n_ctx:
+        log.warning("record spec probe_len=%d exceeds the model's context; using n_ctx=%d", spec.probe_len, cfg.n_ctx)
+    return build_probe(spec.probe, length, cfg.d_vocab, spec.seed, spec.sample, val_tokens=val, decode=decode)
 
 
 def _spec_attrs(spec: RecordSpec) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Grammar: `key=value` items separated by spaces or `;`, or the single word `off`.
 
 - `every=N` records at step 0 and every multiple of N; `every=log:N` records at step 0, at the
   powers of two 1, 2, 4, ... below N, then at every multiple of N (dense early, when most changes).
-- `what=a,b,...` the groups to record (default: all of them).
+- `what=a,b,...` the groups to record (default: all but the costly causal ones, `OPT_IN`).
 - `probe=N` probe items (sequences), `probe_len=T` tokens per probe item (default and most: the
   model's context; at least 4).
 - `sample=N` probe tokens per item kept in `act_sample` (bounded so the store stays small).
@@ -20,17 +20,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GROUPS", "RecordSpec", "parse_spec"]
+__all__ = ["DEFAULT_GROUPS", "GROUPS", "OPT_IN", "RecordSpec", "parse_spec"]
 
 # Every group the recorders know, in the order they are measured and written.
 GROUPS = (
     "loss", "optim", "weight_norm", "grad_norm", "update_ratio", "matrices", "attn_entropy", "attn_pattern",
-    "head_scores", "act_stats", "act_sample",
+    "head_scores", "act_stats", "act_sample", "composition", "logit_lens", "dla", "ablation",
 )
+# What `what=` defaults to: every group that costs less than a few training steps. The causal groups
+# run extra forwards on the probe (ablation: 2 x (1 + 2 x layers x heads) of them), so they are
+# recorded when named in `what=`, or afterwards by `python -m recorders.replay RUN` (docs/recorders.md).
+OPT_IN = ("logit_lens", "dla", "ablation")
+DEFAULT_GROUPS = tuple(g for g in GROUPS if g not in OPT_IN)
 KEYS = ("every", "what", "probe", "probe_len", "sample", "seed")
 _HELP = (
     "accepted: 'off' or space/';'-separated key=value items with keys every=N|log:N, "
-    f"what=GROUP[,GROUP...] (groups: {','.join(GROUPS)}), probe=N, probe_len=T, sample=N, seed=N"
+    f"what=GROUP[,GROUP...] (groups: {','.join(GROUPS)}; by default all but {','.join(OPT_IN)}), probe=N, probe_len=T, sample=N, seed=N"
 )
 
 
@@ -41,7 +46,7 @@ class RecordSpec:
     enabled: bool = True
     every: int = 100
     log: bool = False
-    what: tuple[str, ...] = GROUPS
+    what: tuple[str, ...] = DEFAULT_GROUPS
     probe: int = 8  # probe items (sequences)
     probe_len: int | None = None  # None: the model's context length
     sample: int = 8  # probe positions per item kept in act_sample (bounds the store: see docs/recorders.md)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,9 @@ class StoreWriter:
     written. `background=False` writes on the calling thread (simpler to debug, same protocol).
     `max_pending` bounds the blocks waiting for the writer thread; when that many wait, `append`
     waits too, so a slow disk slows training rather than filling memory.
+    `only` names the groups this writer owns: it recovers, cuts back and writes those alone and
+    leaves every other group (and its temporary files) untouched, so a second writer (a replay)
+    can add groups to a store a training run is still writing. Each group has one writer.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class StoreWriter:
         block_size: int = 64,
         background: bool = True,
         max_pending: int = 16,
+        only: Collection[str] | None = None,
     ) -> None:
         if not isinstance(block_size, int) or isinstance(block_size, bool) or not 1 <= block_size <= 4096:
             raise StoreError(f"block_size={block_size!r} is not accepted; give an integer from 1 to 4096 (64 to 1024 is usual)")
@@ -116,11 +120,12 @@ class StoreWriter:
             )
         self.url = str(url)
         self.block_size = block_size
-        removed = remove_partial_files(url)
+        self.only = None if only is None else frozenset(only)
+        removed = remove_partial_files(url, self.only)
         if removed:
             log.info("record store %s: removed %d temporary files left by an interrupted writer", url, removed)
         self._disk = ZarrSide(open_root(url, root_attrs))
-        self._groups = {name: _Group.from_info(info) for name, info in self._disk.recover().items()}
+        self._groups = {name: _Group.from_info(info) for name, info in self._disk.recover(self.only).items()}
         self._error: BaseException | None = None
         self._closed = False
         self._queue: queue.Queue[_Job | None] | None = None
@@ -151,6 +156,7 @@ class StoreWriter:
         """
         self._check_open()
         check_name("group", group)
+        self._check_owned(group)
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise StoreError(f"append({group!r}): step {step!r} is not accepted; give a non-negative integer")
         step = int(step)
@@ -169,6 +175,11 @@ class StoreWriter:
         state.last_step = step
         if len(state.steps) >= self.block_size:
             self._submit_block(group, state)
+
+    def last_step(self, group: str) -> int | None:
+        """The last step of recorded `group` (buffered or on disk); None when the group has no records."""
+        state = self._groups.get(group)
+        return None if state is None else state.last_step
 
     def flush(self, wait: bool = True) -> None:
         """Write every buffered record; with `wait`, return only when they are committed on disk."""
@@ -209,6 +220,7 @@ class StoreWriter:
         """
         self._check_open()
         check_name("group", group)
+        self._check_owned(group)
         if group in self._groups:
             raise StoreError(f"write_static({group!r}): {group!r} is a recorded group with steps; pick another name")
         arrays: dict[str, np.ndarray] = {}
@@ -338,6 +350,11 @@ class StoreWriter:
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise StoreWriteError(f"record store {self.url}: an earlier write failed: {self._error}") from self._error
+
+    def _check_owned(self, group: str) -> None:
+        if self.only is not None and group not in self.only:
+            raise StoreError(f"group {group!r} is not one this writer owns ({', '.join(sorted(self.only))}); "
+                             "open a StoreWriter with only= naming it")
 
     def _check_open(self) -> None:
         if self._closed:

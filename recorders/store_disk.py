@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,12 +147,16 @@ def check_schema_version(found: Any, url: str | Path, *, allow_missing: bool = F
         )
 
 
-def remove_partial_files(url: str | Path) -> int:
-    """Delete temporary files a killed writer left in a local store; returns how many. Other URLs: 0."""
+def remove_partial_files(url: str | Path, only: Collection[str] | None = None) -> int:
+    """Delete temporary files a killed writer left in a local store (in the groups `only`, when given); returns how many.
+
+    Other URLs: 0.
+    """
     path = local_path(url)
     if path is None or not path.is_dir():
         return 0
-    stale = [p for p in path.rglob("*.partial") if _PARTIAL.search(p.name) and p.is_file()]
+    roots = [path] if only is None else [path / g for g in only if (path / g).is_dir()]
+    stale = [p for root in roots for p in root.rglob("*.partial") if _PARTIAL.search(p.name) and p.is_file()]
     for p in stale:
         p.unlink(missing_ok=True)
     return len(stale)
@@ -174,21 +178,24 @@ class ZarrSide:
 
     # -- resume -------------------------------------------------------------------------------------
 
-    def recover(self) -> dict[str, GroupInfo]:
-        """Cut every recorded group back to its commit marker; drop groups that committed nothing.
+    def recover(self, only: Collection[str] | None = None) -> dict[str, GroupInfo]:
+        """Cut every recorded group (of `only`, when given) back to its commit marker; drop groups that committed nothing.
 
         Returns what each surviving recorded group holds, so the writer can go on appending.
         Static groups that never finished (no `static` marker, no steps) are removed; they are
         rewritten. Recorded data is never deleted: a group with steps but no readable `committed`
         marker is damage, reported and moved out of the store (`set_aside_group`); the run goes on
         in a new group of that name. A step array that cannot be read is refused (StoreDamagedError).
+        Groups outside `only` are neither read nor changed: another writer may be appending to them.
         """
-        return _run(self._recover())
+        return _run(self._recover(only))
 
-    async def _recover(self) -> dict[str, GroupInfo]:
+    async def _recover(self, only: Collection[str] | None) -> dict[str, GroupInfo]:
         infos: dict[str, GroupInfo] = {}
         damaged: list[tuple[str, str]] = []
         async for name, group in self.root.groups():
+            if only is not None and name not in only:
+                continue
             marker = group.attrs.get("committed")
             if marker is None and not group.attrs.get("static", False):
                 if not await group.contains("step"):

@@ -42,11 +42,18 @@ DIMENSIONS = (
     "key_pos",
     "d_model",
     "d_mlp",
+    "kind",  # composition kind: q, k, v
+    "src_layer",  # layer of the earlier (writing) head of a composition pair
+    "src_head",  # head_index of the earlier head
+    "dst_layer",  # layer of the later (reading) head
+    "dst_head",  # head_index of the later head
+    "statistic",  # a summary of a distribution: mean, q95
 )
 
 # Dimensions that get an integer coordinate 0..n-1 when a group gives none (positions and indices
 # a reader selects by label); the wide feature axes stay without one.
-INDEX_DIMENSIONS = ("layer", "head_index", "batch", "pos", "query_pos", "key_pos")
+INDEX_DIMENSIONS = ("layer", "head_index", "batch", "pos", "query_pos", "key_pos", "src_layer", "src_head", "dst_layer",
+                    "dst_head")
 
 # "str" is a variable-length UTF-8 string (Zarr v3 data type "string"), for static groups only.
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "str")

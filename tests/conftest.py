@@ -28,3 +28,17 @@ def induction_run_dir(tmp_path_factory) -> Path:
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=1700, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def circuit_run_dir(induction_run_dir, tmp_path_factory) -> Path:
+    """The shared induction run with the circuit groups replayed into its store (a copy; checkpoints hard-linked)."""
+    import shutil
+
+    from recorders.replay import replay
+
+    out = tmp_path_factory.mktemp("circuits") / "induction"
+    shutil.copytree(induction_run_dir / "checkpoints", out / "checkpoints", copy_function=os.link)
+    shutil.copytree(induction_run_dir, out, ignore=shutil.ignore_patterns("checkpoints"), dirs_exist_ok=True)
+    replay(out)  # the groups the training did not record: logit_lens, dla, ablation
+    return out

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recorders.spec import GROUPS
+from recorders.spec import DEFAULT_GROUPS
 from tests.train_util import REPO, cli_args, env, run_cli
 from workbench.store import read_group as committed_dataset
 
@@ -96,7 +96,7 @@ def test_kill9_at_random_moments_then_resume_gives_the_uninterrupted_store(tmp_p
                 break
     assert len(kills) >= 3 and max(step for _, step in kills) >= 10, f"too few kills, or all early: {kills}"
 
-    for group in GROUPS:
+    for group in DEFAULT_GROUPS:
         want = committed_dataset(tmp_path / "ref" / "records.zarr", group)
         got = committed_dataset(run_dir / "records.zarr", group)
         steps = got["step"].values

@@ -2,12 +2,12 @@
 
 import pytest
 
-from recorders.spec import GROUPS, RecordSpec, parse_spec
+from recorders.spec import DEFAULT_GROUPS, RecordSpec, parse_spec
 
 
 def test_defaults_and_every():
     s = parse_spec("")
-    assert s.enabled and s.what == GROUPS and s.every == 100
+    assert s.enabled and s.what == DEFAULT_GROUPS and s.every == 100
     s = parse_spec("every=50")
     assert s.record_steps(160) == [0, 50, 100, 150]
 

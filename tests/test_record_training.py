@@ -8,7 +8,7 @@ import torch
 import xarray as xr
 
 from recorders import Recorder
-from recorders.spec import GROUPS
+from recorders.spec import DEFAULT_GROUPS
 from seedling.data import prepare
 from seedling.model import CausalSelfAttention
 from seedling.train.loop import Trainer
@@ -63,7 +63,7 @@ def test_recorded_run_writes_every_group_and_trains_exactly_as_without(tmp_path,
     assert explicit == len(steps) * 3 * 2
 
     store = tmp_path / "rec" / "records.zarr"
-    for group in GROUPS:
+    for group in DEFAULT_GROUPS:
         ds = xr.open_zarr(store, group=group, consolidated=False)
         want = steps[1:] if group in ("grad_norm", "update_ratio") else steps
         assert ds["step"].values.tolist() == want, group

@@ -72,7 +72,9 @@ NAME = re.compile(r"^[a-z]+(_[a-z0-9]+)*$")
 def expected_size(dim, model, probe):
     cfg = model.cfg
     return {"layer": cfg.n_layers, "head_index": cfg.n_heads, "batch": probe.tokens.shape[0], "d_model": cfg.d_model,
-            "d_mlp": cfg.d_mlp, "query_pos": len(probe.pattern_tokens), "key_pos": len(probe.pattern_tokens)}.get(dim)
+            "d_mlp": cfg.d_mlp, "query_pos": len(probe.pattern_tokens), "key_pos": len(probe.pattern_tokens),
+            "src_layer": cfg.n_layers, "dst_layer": cfg.n_layers, "src_head": cfg.n_heads, "dst_head": cfg.n_heads,
+            "kind": 3}.get(dim)
 
 
 @pytest.mark.parametrize("group", GROUPS)

@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from workbench.changepoint import plateaus
+from workbench.circuits import CircuitSummary, circuit_text, induction_circuit
 from workbench.errors import WorkbenchError
 from workbench.fits import FitResult, fit_exponential, fit_logistic, fit_power_law, rank_fits
 from workbench.heads import PhaseChange, classify_heads, induction_phase_change, role_emergence
@@ -31,6 +32,7 @@ class Findings:
     roles: xr.DataArray | None = None
     emergence: pd.DataFrame | None = None
     phase_change: PhaseChange | None = None
+    circuit: CircuitSummary | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -97,4 +99,6 @@ def find(run: RunData, method: str = "bootstrap") -> Findings:
                                                 method=method)
     except WorkbenchError as e:
         f.notes.append(f"induction phase change: {e}")
+    f.circuit = induction_circuit(run, method=method)
+    f.notes += f.circuit.notes
     return f

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.offline import get_plotlyjs
 
+from workbench.circuits import circuit_text, circuit_trajectories, rescaled
 from workbench.cka import cka_to_final, resid_by_layer
 from workbench.clustering import cluster_trajectories
 from workbench.crosscorr import lagged_xcorr
@@ -48,6 +49,14 @@ METHODS = [
      "between replications", "Olsson et al. 2022; Kuensch 1989"),
     ("Phase change", "sharp rise (4w <= 35% of training) and ICL score (loss at 0.9T minus 0.1T) falls across it",
      "Olsson et al. 2022"),
+    ("Mean-ablation", "loss(z_h replaced by its mean over probe items and positions) - loss(clean), per item; "
+     "null: a random residual direction with the norm of the ablation's change; 95% CI: bootstrap over items",
+     "Wang et al. 2022; Olsson et al. 2022; Efron & Tibshirani 1993"),
+    ("Composition", "K: ||W_OV^A W_QK^B^T||_F / (||W_OV^A||_F ||W_QK^B||_F) (Q: W_QK^B, V: W_OV^B), row vectors, "
+     "ln1 gain folded; null: 95th percentile over random Gaussian heads of the same shapes", "Elhage et al. 2021"),
+    ("Logit lens", "loss of ln_final(resid_post_l) W_U per layer l, and KL(p_final || p_l)", "nostalgebraist 2020"),
+    ("Direct logit attribution", "((z_h W_O^h - mean) / sigma_final) . (gamma W_U[next token]), sigma frozen",
+     "Elhage et al. 2021"),
     ("Trajectory summary", "10% crossing = first step the smoothed score has moved 10% of the way from initial to "
      "final; 50% crossing = half of the way; none for heads that did not rise beyond 5x the record-to-record noise "
      "(not to be confused with the logistic onset or the role emergence step)", ""),
@@ -142,6 +151,24 @@ def _heads_section(run: RunData, f: Findings) -> str:
                 "loss rate ratio": pc.loss_rate_ratio}]), digits=5))
     out.append("<h3>Head roles and their role emergence step</h3><p>Role emergence step: the first of 3 consecutive "
                "records past the role's threshold (not the logistic onset above).</p>" + _table(f.emergence))
+    return "\n".join(out)
+
+
+def _circuit_section(run: RunData, f: Findings) -> str:
+    c = f.circuit
+    if c is None or c.induction_head is None:
+        return _note("the induction circuit needs head_scores: train with --record")
+    out = ["<pre>" + html.escape("\n".join(circuit_text(c))) + "</pre>"]
+    fig = go.Figure()
+    onsets = c.onsets.set_index("trajectory") if c.onsets is not None else pd.DataFrame()
+    for name, da in circuit_trajectories(run, c.induction_head, c.feeder).items():
+        line = fig.add_scatter(x=da["step"].values, y=rescaled(da).values, mode="lines+markers", name=name)
+        if name in onsets.index:
+            fig.add_vline(x=float(onsets.loc[name, "onset"]), line_dash="dot", line_color=line.data[-1].line.color)
+    out.append(_fig(fig, "The induction circuit's trajectories (0 = first record, 1 = peak); dotted: onsets",
+                    ylab="fraction of its rise"))
+    if c.onsets is not None and len(c.onsets):
+        out.append(_table(c.onsets, digits=5))
     return "\n".join(out)
 
 
@@ -277,19 +304,24 @@ def _onsets_across_seeds(runs: list[RunData]) -> str:
 
 
 def _split_half_section(run: RunData) -> str:
-    if "head_scores" not in run.groups:
+    # Per-head quantities with a value per probe item: the head scores, and the causal groups' effects.
+    groups = [g for g in ("head_scores", "ablation", "dla") if g in run.groups]
+    if not groups:
         return ""
-    ds = run.group("head_scores")
-    items = [v for v in ds.data_vars if str(v).endswith("_by_item")]
-    if not items:
-        return _note("no per-item head scores recorded: split-half reliability needs <score>_by_item")
     rows = []
-    for v in items:
-        sh = split_half(ds[v])
-        last = sh.iloc[-1]
-        rows.append({"metric": v, "r_half (last record)": last["r_half"], "Spearman-Brown (last record)": last["r_full"],
-                     "median Spearman-Brown over records": float(np.nanmedian(sh["r_full"])),
-                     "heads": int(last["n_targets"]), "probe items": int(last["n_items"])})
+    for g in groups:
+        ds = run.group(g)
+        for v in ds.data_vars:
+            if not str(v).endswith("_by_item") or not {"layer", "head_index"} <= set(ds[v].dims):
+                continue
+            sh = split_half(ds[v])
+            last = sh.iloc[-1]
+            rows.append({"metric": f"{g}/{v}", "r_half (last record)": last["r_half"],
+                         "Spearman-Brown (last record)": last["r_full"],
+                         "median Spearman-Brown over records": float(np.nanmedian(sh["r_full"])),
+                         "heads": int(last["n_targets"]), "probe items": int(last["n_items"])})
+    if not rows:
+        return _note("no per-item head scores recorded: split-half reliability needs <score>_by_item")
     return _table(pd.DataFrame(rows))
 
 
@@ -303,6 +335,7 @@ def build_report(runs: list[RunData], bootstrap: bool = True, spectra: bool = Tr
         body.append(f"<h2>Run {html.escape(run.name)}</h2><p><code>{html.escape(str(run.path))}</code></p>")
         body.append("<h3>Loss</h3>" + _loss_section(f))
         body.append("<h3>Heads (algorithmic level)</h3>" + _heads_section(run, f))
+        body.append("<h3>Induction circuit, causally (algorithmic level)</h3>" + _circuit_section(run, f))
         body.append("<h3>Head dynamics</h3>" + _dynamics_section(run))
         body.append("<h3>Representations (implementation level)</h3>" + _cka_section(run))
         if spectra:

@@ -11,6 +11,7 @@ import numpy as np
 
 from workbench.changes import heads_that_moved, layer_changes, loss_change
 from workbench.errors import WorkbenchError
+from workbench.circuits import circuit_text
 from workbench.findings import Findings, head_scores
 from workbench.fits import WALD_CAVEAT
 from workbench.formatting import fmt_ci, fmt_se
@@ -111,6 +112,8 @@ def summary_text(run: RunData, f: Findings) -> str:
                 f"logistic midpoint step {fmt_ci(o.midpoint, *o.midpoint_ci)} ({o.level:.0%} {o.method} CIs: the "
                 "precision of this run's estimate, not the spread between seeds; train --seeds 3 for that)")
         lines.append(f"induction phase change {'DETECTED' if pc.detected else 'not detected'}: {pc.reason}")
+    if f.circuit is not None:
+        lines += circuit_text(f.circuit)
     lines += [f"note: {n}" for n in f.notes]
     if pc is None or not pc.detected:
         lines.append(f"next: watch an induction head form (about a minute on 2 cores): {TOUR}")

@@ -13,6 +13,7 @@ and an unchanged run is served from the cache. Nothing here ever opens a file fo
 
 from dashboards.data.derived import (
     TRAJECTORY_GROUPS,
+    circuit,
     cka_at_step,
     head_shape,
     pca_paths,
@@ -49,7 +50,7 @@ from dashboards.data.store import (
 )
 
 __all__ = [
-    "SAMPLES", "STORE", "TRAJECTORY_GROUPS", "RunsError", "available_groups", "checkpoints", "cka_at_step",
+    "SAMPLES", "STORE", "TRAJECTORY_GROUPS", "RunsError", "available_groups", "checkpoints", "circuit", "cka_at_step",
     "committed", "find_runs", "group_variables", "head_shape", "is_run", "load_act_item_means",
     "load_acts_at_step", "load_config", "load_group", "load_matrix_table", "load_metrics", "load_pattern",
     "load_samples", "load_site_table", "open_group", "opened", "pattern_tokens", "pca_paths", "record_counts",

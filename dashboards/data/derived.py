@@ -78,3 +78,16 @@ def workbench_call(name: str, *args, **kwargs):
     import workbench
 
     return getattr(workbench, name)(*args, **kwargs)
+
+
+@st.cache_data(show_spinner="Finding the induction circuit...", max_entries=32)
+def circuit(run_dir: str, sig: tuple):
+    """`workbench.induction_circuit` on the run (delta-method onsets: fast) and the circuit's trajectories."""
+    from workbench.circuits import circuit_trajectories, induction_circuit, rescaled
+    from workbench.run import open_run
+
+    run = open_run(run_dir)
+    found = induction_circuit(run, method="delta")
+    series = {} if found.induction_head is None else {
+        name: rescaled(da).to_series() for name, da in circuit_trajectories(run, found.induction_head, found.feeder).items()}
+    return found, series

@@ -1,6 +1,7 @@
 """Figure builders for the dashboard: pure functions, data in, a Plotly figure (or, for the Overview's
 training curves, an Altair chart) out."""
 
+from dashboards.figures.circuits import circuit_timeline, composition_graph
 from dashboards.figures.curves import (
     head_trajectories,
     lines,
@@ -27,7 +28,7 @@ from dashboards.figures.prep import (
 from dashboards.figures.training import training_curves, training_table
 
 __all__ = [
-    "align_runs", "attention_pattern", "cka_matrix", "head_grid", "head_grid_playback", "head_trajectories",
+    "align_runs", "attention_pattern", "circuit_timeline", "cka_matrix", "composition_graph", "head_grid", "head_grid_playback", "head_trajectories",
     "lines", "nearest_step", "overlay_runs", "pca_trajectories", "similarity_matrix",
     "seed_band", "series_with_marks", "site_step_heatmap", "trajectories", "trajectory_2d",
     "training_curves", "training_table", "xcorr_bars",

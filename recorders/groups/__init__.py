@@ -9,6 +9,7 @@ from __future__ import annotations
 from recorders.groups.activations import ActSampleRecorder, ActStatsRecorder
 from recorders.groups.attention import AttnEntropyRecorder, AttnPatternRecorder, HeadScoresRecorder
 from recorders.groups.base import GroupRecorder, RecordContext
+from recorders.groups.circuits import AblationRecorder, CompositionRecorder, DlaRecorder, LogitLensRecorder
 from recorders.groups.scalars import LossRecorder, OptimRecorder
 from recorders.groups.weights import GradNormRecorder, MatrixRecorder, UpdateRatioRecorder, WeightNormRecorder
 from recorders.probe import Probe
@@ -30,5 +31,9 @@ def build_groups(what: tuple[str, ...], probe: Probe) -> list[GroupRecorder]:
         "head_scores": lambda: HeadScoresRecorder(probe.span),
         "act_stats": ActStatsRecorder,
         "act_sample": lambda: ActSampleRecorder(probe.sample_pos),
+        "composition": CompositionRecorder,
+        "logit_lens": LogitLensRecorder,
+        "dla": DlaRecorder,
+        "ablation": AblationRecorder,
     }
     return [makers[g]() for g in what]

@@ -53,6 +53,9 @@ class GroupRecorder:
     description: ClassVar[str] = ""
     # Which probe array the hooks run on: "tokens", "induction_tokens", "pattern_tokens" or None.
     stimulus: ClassVar[str | None] = None
+    # False for groups that need the training step itself (its gradients, loss or learning rate):
+    # `python -m recorders.replay` cannot compute them from a saved checkpoint.
+    replayable: ClassVar[bool] = True
     # True when `measure` reads `ctx.before` (the parameters before the record step's update).
     needs_before: ClassVar[bool] = False
 

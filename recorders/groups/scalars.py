@@ -24,6 +24,7 @@ class LossRecorder(GroupRecorder):
 
     group = "loss"
     description = "losses in nats; probe losses on the natural probe sequences (probe/tokens)"
+    replayable = False
     stimulus = "tokens"
 
     def __init__(self) -> None:
@@ -72,6 +73,7 @@ class OptimRecorder(GroupRecorder):
 
     group = "optim"
     description = "optimizer settings at the record step"
+    replayable = False
 
     def variables(self, model, probe) -> dict[str, VarMeta]:
         return {

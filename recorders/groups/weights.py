@@ -63,6 +63,7 @@ class GradNormRecorder(_SiteRecorder):
 
     group = "grad_norm"
     description = "gradient of the record step: accumulated, unscaled, before clipping (none at step 0)"
+    replayable = False
 
     def __init__(self) -> None:
         self._pending: np.ndarray | None = None
@@ -97,6 +98,7 @@ class UpdateRatioRecorder(_SiteRecorder):
     group = "update_ratio"
     description = "relative size of the record step's parameter update (none at step 0)"
     needs_before = True
+    replayable = False
 
     def variables(self, model, probe) -> dict[str, VarMeta]:
         return {"ratio": self._site("update ratio of the parameter",
@@ -121,6 +123,7 @@ class MatrixRecorder(GroupRecorder):
     group = "matrices"
     description = "per-layer weight matrices (TransformerLens names): per-head slice norms and spectra"
     needs_before = True
+    replayable = False
 
     def __init__(self) -> None:
         self._grad: torch.Tensor | None = None
