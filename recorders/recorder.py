@@ -12,11 +12,13 @@ the store is cut back to steps <= S, so after any crash each recorded step is th
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from recorders.capture import collect
 from recorders.groups import GroupRecorder, RecordContext, build_groups
+from recorders.item_probe import item_probe_for_run
 from recorders.probe import Probe, build_probe
 from recorders.spec import RecordSpec, parse_spec
 from recorders.store import StoreWriter, VarMeta
@@ -102,8 +104,12 @@ class Recorder:
         length = min(self.spec.probe_len or cfg.n_ctx, cfg.n_ctx)
         if self.spec.probe_len and self.spec.probe_len > cfg.n_ctx:
             log.warning("record spec probe_len=%d exceeds the model's context; using n_ctx=%d", self.spec.probe_len, cfg.n_ctx)
-        return build_probe(self.spec.probe, length, cfg.d_vocab, self.spec.seed, self.spec.sample,
-                           val_tokens=val, decode=decode)
+        probe = build_probe(self.spec.probe, length, cfg.d_vocab, self.spec.seed, self.spec.sample,
+                            val_tokens=val, decode=decode)
+        if "constructs" in self.spec.what:
+            source = getattr(getattr(state.config, "data", None), "source", "")
+            probe = replace(probe, items=item_probe_for_run(self.spec.items, source, tokenizer, cfg.n_ctx))
+        return probe
 
     def _record(self, state: Any) -> None:
         records = collect(self.groups, RecordContext(state.model, self.probe, state))
@@ -115,4 +121,4 @@ class Recorder:
 
 def _spec_attrs(spec: RecordSpec) -> dict[str, Any]:
     return {"every": spec.every, "log": spec.log, "what": list(spec.what), "probe": spec.probe,
-            "probe_len": spec.probe_len, "sample": spec.sample, "seed": spec.seed}
+            "probe_len": spec.probe_len, "sample": spec.sample, "seed": spec.seed, "items": spec.items}

@@ -8,6 +8,9 @@ Grammar: `key=value` items separated by spaces or `;`, or the single word `off`.
 - `probe=N` probe items (sequences), `probe_len=T` tokens per probe item (default and most: the
   model's context; at least 4).
 - `sample=N` probe tokens per item kept in `act_sample` (bounded so the store stays small).
+- `items=NAME|PATH` the item set the `constructs` group probes: a bundled set (`planted`, `ipip50`)
+  or an items CSV (recorders.psychometrics.items); default `planted` on `synthetic:constructs`, else
+  `ipip50`. `constructs` is recorded only when `what=` names it (an EFA per layer each record).
 
 >>> s = parse_spec("every=log:500 what=loss,head_scores")
 >>> [k for k in range(1100) if s.is_record_step(k)][:12]
@@ -20,17 +23,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GROUPS", "RecordSpec", "parse_spec"]
+__all__ = ["GROUPS", "OPTIONAL_GROUPS", "RecordSpec", "parse_spec"]
 
 # Every group the recorders know, in the order they are measured and written.
 GROUPS = (
     "loss", "optim", "weight_norm", "grad_norm", "update_ratio", "attn_entropy", "attn_pattern",
     "head_scores", "act_stats", "act_sample",
 )
-KEYS = ("every", "what", "probe", "probe_len", "sample", "seed")
+# Groups recorded only when `what=` names them: costly, or needing inputs of their own.
+OPTIONAL_GROUPS = ("constructs",)
+KEYS = ("every", "what", "probe", "probe_len", "sample", "seed", "items")
 _HELP = (
     "accepted: 'off' or space/';'-separated key=value items with keys every=N|log:N, "
-    f"what=GROUP[,GROUP...] (groups: {','.join(GROUPS)}), probe=N, probe_len=T, sample=N, seed=N"
+    f"what=GROUP[,GROUP...] (groups: {','.join(GROUPS + OPTIONAL_GROUPS)}), probe=N, probe_len=T, sample=N, seed=N, "
+    "items=NAME|PATH"
 )
 
 
@@ -46,6 +52,7 @@ class RecordSpec:
     probe_len: int | None = None  # None: the model's context length
     sample: int = 8  # probe positions per item kept in act_sample (bounds the store: see docs/recorders.md)
     seed: int = 0  # seeds the probe selection and the random-token induction sequence
+    items: str | None = None  # item set of the constructs group (None: the default for the data source)
 
     def is_record_step(self, step: int) -> bool:
         """True when `step` (optimizer steps completed) is recorded: 0, multiples of every, and powers of 2 below every with log."""
@@ -91,10 +98,18 @@ def parse_spec(text: str | None) -> RecordSpec:
             fields["log"] = log
         elif key == "what":
             names = tuple(v for v in value.split(",") if v)
-            unknown = [n for n in names if n not in GROUPS]
+            unknown = [n for n in names if n not in GROUPS + OPTIONAL_GROUPS]
             if unknown or not names:
                 raise ValueError(f"record spec: unknown group(s) {','.join(unknown) or value!r} in what=; {_HELP}")
-            fields["what"] = tuple(g for g in GROUPS if g in names)  # canonical order
+            fields["what"] = tuple(g for g in GROUPS + OPTIONAL_GROUPS if g in names)  # canonical order
+        elif key == "items":
+            from recorders.psychometrics.items import ItemSetError, load_item_set
+
+            try:  # a bad item set fails before training starts
+                load_item_set(value)
+            except ItemSetError as e:
+                raise ValueError(f"record spec: items={value}: {e}") from None
+            fields["items"] = value
         elif key == "seed":
             try:
                 fields["seed"] = int(value)

@@ -28,7 +28,15 @@ SCHEMA_VERSION = 1
 
 # The one vocabulary of dimension names, in code and in the store alike. `step` is implied for
 # every variable of a recorded group and is never listed in VarMeta.dims.
-DIMENSIONS = ("step", "layer", "head_index", "batch", "pos", "query_pos", "key_pos", "d_model", "d_mlp")
+DIMENSIONS = (
+    "step", "layer", "head_index", "batch", "pos", "query_pos", "key_pos", "d_model", "d_mlp",
+    "item",  # a questionnaire item of the probed item set (constructs group)
+    "item_b",  # the second item of an item x item matrix
+    "construct",  # a construct (scale) of the item set
+    "factor",  # a factor of the pseudo-factor analysis (factor f is rotated towards construct f)
+    "factor_b",  # the second factor of a factor x factor matrix
+    "condition",  # real labels or a negative control (shuffled labels k, scrambled dimensions)
+)
 
 # "str" is a variable-length UTF-8 string (Zarr v3 data type "string"), for static groups only.
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "str")

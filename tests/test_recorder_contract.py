@@ -8,6 +8,7 @@ metric names. A new recorder added to `build_groups` is checked here without a n
 
 import copy
 import re
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,11 +17,15 @@ import torch
 
 from recorders.capture import collect
 from recorders.groups import RecordContext, build_groups
+from recorders.item_probe import item_probe_for_run
 from recorders.probe import build_probe
-from recorders.spec import GROUPS
+from recorders.spec import GROUPS, OPTIONAL_GROUPS
 from recorders.store import DIMENSIONS, VarMeta
 from seedling.config import preset
+from seedling.data.constructs import construct_tokenizer
 from seedling.model import GPT
+
+ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
 TINY = {"model.n_layers": 2, "model.n_heads": 4, "model.d_model": 32, "model.n_ctx": 24, "model.d_vocab": 97}
 
@@ -50,10 +55,12 @@ def trained_two_steps(model, groups):
 @pytest.fixture(scope="module")
 def recorded():
     probe = build_probe(n_items=3, length=20, d_vocab=97, seed=0, n_sample=5)
+    # The planted item set in the planted corpus's tokenizer (89 ids < d_vocab 97), for `constructs`.
+    probe = replace(probe, items=item_probe_for_run("planted", "synthetic:constructs", construct_tokenizer(), 24))
     runs = []
     for _ in range(2):  # the same model twice: records must be identical
         model = make_model()
-        groups = build_groups(GROUPS, probe)
+        groups = build_groups(ALL_GROUPS, probe)
         state = trained_two_steps(model, groups)
         runs.append((model, groups, collect(groups, RecordContext(model, probe, state))))
     return probe, runs
@@ -61,17 +68,23 @@ def recorded():
 
 NAME = re.compile(
     r"^(train_loss|probe_loss|probe_loss_by_pos|icl_score|lr|tokens|pattern|global_norm|global_norm_clipped|loss_scale"
-    r"|(entropy|entropy_normalized|previous_token|first_token|induction)(_by_item)?)$"
+    r"|(entropy|entropy_normalized|previous_token|first_token|induction)(_by_item)?"
+    r"|item_embedding(_last)?|cosine|centred_cosine|(empirical_)?recovery(_spearman)?|(empirical_)?mantel_p|hit_rate"
+    r"|domains_recovered|congruence|rmsr|(unrotated_)?loading|factor_correlation|daal|factor_congruence"
+    r"|alignment(_own_minus_mean|_own_minus_max)?)$"
 )
 
 
 def expected_size(dim, model, probe):
     cfg = model.cfg
+    s = probe.items.item_set
     return {"layer": cfg.n_layers, "head_index": cfg.n_heads, "batch": probe.tokens.shape[0], "d_model": cfg.d_model,
-            "d_mlp": cfg.d_mlp, "query_pos": len(probe.pattern_tokens), "key_pos": len(probe.pattern_tokens)}.get(dim)
+            "d_mlp": cfg.d_mlp, "query_pos": len(probe.pattern_tokens), "key_pos": len(probe.pattern_tokens),
+            "item": s.n_items, "item_b": s.n_items, "construct": len(s.construct_names),
+            "factor": len(s.construct_names), "factor_b": len(s.construct_names)}.get(dim)
 
 
-@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("group", ALL_GROUPS)
 def test_group_recorder_contract(recorded, group):
     probe, [(model, groups, rec), (_, _, rec2)] = recorded
     recorder = next(g for g in groups if g.group == group)
@@ -100,7 +113,7 @@ def test_group_recorder_contract(recorded, group):
 def test_collect_leaves_no_hooks_restores_mode_and_does_not_touch_training(recorded):
     probe, _ = recorded
     model = make_model()
-    groups = build_groups(GROUPS, probe)
+    groups = build_groups(ALL_GROUPS, probe)
     state = trained_two_steps(model, groups)
     before = copy.deepcopy(model.state_dict())
     rng = torch.get_rng_state()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from recorders.groups.activations import ActSampleRecorder, ActStatsRecorder
 from recorders.groups.attention import AttnEntropyRecorder, AttnPatternRecorder, HeadScoresRecorder
 from recorders.groups.base import GroupRecorder, RecordContext
+from recorders.groups.constructs import ConstructsRecorder
 from recorders.groups.scalars import LossRecorder, OptimRecorder
 from recorders.groups.weights import GradNormRecorder, UpdateRatioRecorder, WeightNormRecorder
 from recorders.probe import Probe
@@ -17,7 +18,7 @@ __all__ = ["GroupRecorder", "RecordContext", "build_groups"]
 
 
 def build_groups(what: tuple[str, ...], probe: Probe) -> list[GroupRecorder]:
-    """Fresh recorders for the groups in `what` (names from recorders.spec.GROUPS), in that order."""
+    """Fresh recorders for the groups in `what` (names from recorders.spec.GROUPS and OPTIONAL_GROUPS), in that order."""
     makers = {
         "loss": LossRecorder,
         "optim": OptimRecorder,
@@ -29,5 +30,6 @@ def build_groups(what: tuple[str, ...], probe: Probe) -> list[GroupRecorder]:
         "head_scores": lambda: HeadScoresRecorder(probe.span),
         "act_stats": ActStatsRecorder,
         "act_sample": lambda: ActSampleRecorder(probe.sample_pos),
+        "constructs": lambda: ConstructsRecorder(probe),
     }
     return [makers[g]() for g in what]

@@ -1,0 +1,140 @@
+"""Recorder for `constructs`: item embeddings per layer and the construct structure they carry, with controls.
+
+Stimulus: `probe.items` (recorders.item_probe): every item of the item set, then every construct
+definition, each `EOT text`, right-padded. At every layer's `hook_resid_post` the hook keeps, per
+row, the mean over the row's own tokens (positions 1..len-1: position 0 is EOT, the attention
+sink) and the last token's vector. `measure` then runs, per layer, the analysis of
+`recorders.psychometrics.controls.analyse_layer` on the mean-pooled item embeddings: centred
+cosines, structure recovery against the keyed target (and the empirical correlations when given),
+the pseudo-factor analysis (EFA + oblique target rotation, DAAL, congruence, RMSR), and the same
+statistics under the negative controls, as the `condition` dimension: "items", "shuffled labels k"
+(k = 1..N_SHUFFLES) and "scrambled dimensions". Costly (an EFA per layer and condition family), so
+it is recorded only when asked: `--record "every=50 what=constructs items=planted"`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from recorders.groups.base import GroupRecorder, RecordContext, to_numpy
+from recorders.probe import Probe
+from recorders.psychometrics.controls import analyse_layer
+from recorders.psychometrics.similarity import cosine_matrix, semantic_alignment
+from recorders.store import VarMeta
+
+__all__ = ["ConstructsRecorder", "N_PERM", "N_SHUFFLES", "conditions"]
+
+N_SHUFFLES = 10  # label permutations per record: the null band of every trajectory
+N_PERM = 199  # Mantel permutations: p resolves down to 1/200
+_STATS = {  # per (layer, condition): long name, units
+    "recovery": ("Pearson r of centred cosines with the keyed target (off-diagonal pairs)", "1"),
+    "recovery_spearman": ("Spearman rho of centred cosines with the keyed target", "1"),
+    "hit_rate": ("share of each item's 3 nearest items (|centred cosine|) in its construct", "1"),
+    "domains_recovered": ("domains recovered by DAAL (floor 0.25, duplicate winners rejected)", "domains"),
+    "congruence": ("Tucker's congruence of rotated loadings with the keyed target, mean over factors", "1"),
+    "rmsr": ("root mean square off-diagonal residual of the factor model", "cosine units"),
+}
+
+
+def conditions() -> list[str]:
+    """Values of the `condition` coordinate: the real labels, then the controls."""
+    return ["items"] + [f"shuffled labels {k}" for k in range(1, N_SHUFFLES + 1)] + ["scrambled dimensions"]
+
+
+class ConstructsRecorder(GroupRecorder):
+    """Psychometric probe of the residual stream: see the module docstring."""
+
+    group = "constructs"
+    description = "item embeddings (mean of resid_post over each item's tokens, position 0 excluded) and their construct structure"
+    stimulus = "item_tokens"
+
+    def __init__(self, probe: Probe) -> None:
+        if probe.items is None:
+            raise ValueError("the constructs group needs an item set in the probe (record spec items=NAME|PATH)")
+        self.items = probe.items
+        self._lengths = torch.as_tensor(probe.items.lengths)
+        self._seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def variables(self, model, probe) -> dict[str, VarMeta]:
+        s = self.items.item_set
+        emb = "activation units"
+        out = {
+            "item_embedding": VarMeta(("layer", "item", "d_model"), "item embedding: mean of resid_post over the item's tokens",
+                                      emb, "mean over positions 1..len-1 (position 0, EOT, excluded)"),
+            "item_embedding_last": VarMeta(("layer", "item", "d_model"), "item embedding: resid_post at the item's last token",
+                                           emb, "none: position len-1"),
+            "cosine": VarMeta(("layer", "item", "item_b"), "raw cosine of item embeddings", "1", "none"),
+            "centred_cosine": VarMeta(("layer", "item", "item_b"), "cosine of item embeddings minus the item-set mean",
+                                      "1", "centred over items"),
+            "mantel_p": VarMeta(("layer",), f"Mantel permutation p of recovery ({N_PERM} permutations)", "probability",
+                                "one-sided, item labels permuted on rows and columns"),
+            "loading": VarMeta(("layer", "item", "factor"), "EFA loading after oblique target rotation (factor f aimed at construct f)",
+                               "1", "minres EFA of the centred cosines; statsmodels target rotation"),
+            "unrotated_loading": VarMeta(("layer", "item", "factor"), "minres EFA loading before rotation", "1", "factor_analyzer"),
+            "factor_correlation": VarMeta(("layer", "factor", "factor_b"), "factor correlations of the oblique rotation", "1", "T^T T"),
+            "daal": VarMeta(("layer", "factor", "construct"), "average absolute loading of the construct's items", "1",
+                            "mean over the construct's items"),
+            "factor_congruence": VarMeta(("layer", "factor"), "Tucker's congruence of each factor with its target column", "1",
+                                         "over items"),
+        }
+        for name, (long_name, units) in _STATS.items():
+            out[name] = VarMeta(("layer", "condition"), long_name, units, "per layer; conditions: items, then the controls")
+        if s.correlations is not None:
+            for name, what in (("empirical_recovery", "Pearson r"), ("empirical_recovery_spearman", "Spearman rho"),
+                               ("empirical_mantel_p", "Mantel p")):
+                out[name] = VarMeta(("layer",), f"{what} of centred cosines with the empirical item correlations",
+                                    "probability" if name.endswith("_p") else "1", "off-diagonal pairs")
+        if s.definitions is not None:
+            out["alignment"] = VarMeta(("layer", "item", "construct"), "keyed centred cosine of item with construct definition",
+                                       "1", "definitions embedded like items; centred on the item-set mean")
+            out["alignment_own_minus_mean"] = VarMeta(("layer", "item"), "own-definition alignment minus mean of the others",
+                                                      "1", "keyed cosines")
+            out["alignment_own_minus_max"] = VarMeta(("layer", "item"), "own-definition alignment minus max of the others",
+                                                     "1", "keyed cosines; > 0: the own definition is the nearest")
+        return out
+
+    def group_attrs(self, probe):
+        return super().group_attrs(probe) | self.items.attrs() | {"conditions": conditions(), "n_perm": N_PERM}
+
+    def hooks(self):
+        def keep(x: torch.Tensor, name: str) -> None:  # x: (row, pos, d_model)
+            layer = int(name.split(".")[1])
+            lengths = self._lengths.to(x.device)
+            pos = torch.arange(x.shape[1], device=x.device)
+            own = ((pos[None, :] >= 1) & (pos[None, :] < lengths[:, None])).to(x.dtype)  # (row, pos)
+            mean = (x * own[..., None]).sum(1) / own.sum(1, keepdim=True).clamp(min=1)
+            last = x[torch.arange(x.shape[0], device=x.device), lengths - 1]
+            self._seen[layer] = (mean.detach(), last.detach())
+
+        return [(lambda n: n.startswith("blocks.") and n.endswith(".hook_resid_post"), keep)]
+
+    def measure(self, ctx: RecordContext) -> dict[str, np.ndarray]:
+        s, n = self.items.item_set, self.items.n_items
+        per_layer: dict[str, list[np.ndarray]] = {}
+        for layer in range(ctx.n_layers):
+            mean, last = (to_numpy(t, np.float64) for t in self._seen[layer])
+            for name, value in self._layer(mean, last[:n], s).items():
+                per_layer.setdefault(name, []).append(value)
+        self._seen = {}
+        meta = self.variables(ctx.model, ctx.probe)
+        return {k: np.stack(v).astype(meta[k].numpy_dtype) for k, v in per_layer.items()}
+
+    def _layer(self, rows: np.ndarray, last: np.ndarray, s) -> dict[str, np.ndarray]:
+        X = rows[: s.n_items]
+        a = analyse_layer(X, s.construct_index, s.keys, s.correlations, n_perm=N_PERM, n_shuffles=N_SHUFFLES)
+        fr = a["factors"]
+        out = {"item_embedding": X, "item_embedding_last": last, "cosine": cosine_matrix(X), "centred_cosine": a["centred"],
+               "mantel_p": np.float64(a["stats"]["mantel_p"]), "loading": fr.loadings, "unrotated_loading": fr.unrotated,
+               "factor_correlation": fr.phi, "daal": fr.daal, "factor_congruence": fr.congruence}
+        for name in _STATS:
+            out[name] = np.array([a["stats"][name], *a["shuffled"][name], a["scrambled"][name]], dtype=np.float64)
+        if s.correlations is not None:
+            e = a["empirical"]
+            out |= {"empirical_recovery": np.float64(e["pearson"]), "empirical_recovery_spearman": np.float64(e["spearman"]),
+                    "empirical_mantel_p": np.float64(e["mantel_p"])}
+        if s.definitions is not None:
+            al = semantic_alignment(X, rows[s.n_items:], s.construct_index, s.keys)
+            out |= {"alignment": al["cosine"], "alignment_own_minus_mean": al["own_minus_mean"],
+                    "alignment_own_minus_max": al["own_minus_max"]}
+        return out
