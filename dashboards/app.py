@@ -23,7 +23,8 @@ PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="Seedling Workbench", layout="wide")
 st.navigation({
-    "Computational level": [st.Page(PAGES / "overview.py", title="Overview", url_path="overview", default=True)],
+    "Computational level": [st.Page(PAGES / "overview.py", title="Overview", url_path="overview", default=True),
+                            st.Page(PAGES / "constructs.py", title="Constructs", url_path="constructs")],
     "Implementation level": [st.Page(PAGES / "parameters.py", title="Parameters", url_path="parameters"),
                              st.Page(PAGES / "activations.py", title="Activations", url_path="activations")],
     "Algorithmic level": [st.Page(PAGES / "heads.py", title="Attention heads", url_path="heads")],

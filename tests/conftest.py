@@ -28,3 +28,20 @@ def induction_run_dir(tmp_path_factory) -> Path:
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=1700, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     return out
+
+
+# The planted-constructs run of docs/data.md: the source's own plan, recording the constructs group.
+CONSTRUCTS_ARGS = ["--preset", "tiny", "--data", "synthetic:constructs", "--record", "every=100 what=loss,constructs",
+                   "--quiet", "--device", "cpu"]
+
+
+@pytest.fixture(scope="session")
+def constructs_run_dir(tmp_path_factory) -> Path:
+    """The run directory of `python -m seedling.train` with CONSTRUCTS_ARGS (trained once, shared)."""
+    if not _READY:
+        pytest.skip("needs the training loop (seedling.train) and the recorders")
+    out = tmp_path_factory.mktemp("e2e") / "constructs"
+    cmd = [sys.executable, "-m", "seedling.train", *CONSTRUCTS_ARGS, "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1700, env=os.environ | {"OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out

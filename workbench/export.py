@@ -65,7 +65,11 @@ def tidy_metrics(run: RunData) -> pd.DataFrame:
 
 
 def export_run(run: RunData, fmt: str, out_dir: str | Path) -> list[Path]:
-    """Write ``<group>.csv`` (or ``.parquet``) per recorded group plus ``metrics`` into ``out_dir``; return the paths."""
+    """Write ``<group>.csv`` (or ``.parquet``) per recorded group plus ``metrics`` into ``out_dir``; return the paths.
+
+    A ``constructs`` group is written as three tables instead: ``constructs`` (every statistic per
+    step, layer and condition), ``constructs_loadings`` and ``constructs_similarity`` (item level).
+    """
     if fmt not in FORMATS:
         raise WorkbenchError(f"format {fmt!r} is not supported; choose one of {', '.join(FORMATS)}")
     out = Path(out_dir)
@@ -73,6 +77,11 @@ def export_run(run: RunData, fmt: str, out_dir: str | Path) -> list[Path]:
     tables = {"metrics": tidy_metrics(run)}
     for g in run.groups:
         tables[g] = tidy_group(run, g)
+    if "constructs" in run.groups:  # item-level tables for R (lavaan, psych): loadings and similarities
+        from workbench.constructs import tidy_loadings, tidy_similarities, tidy_statistics
+
+        tables |= {"constructs": tidy_statistics(run), "constructs_loadings": tidy_loadings(run),
+                   "constructs_similarity": tidy_similarities(run)}
     written = []
     for name, df in tables.items():
         if df.empty:

@@ -9,7 +9,7 @@ from pathlib import Path
 STORE = "records.zarr"
 SAMPLES = "samples.jsonl"  # written by seedling.train.samples during training (docs/run_dir.md)
 GROUPS = ("loss", "optim", "weight_norm", "grad_norm", "update_ratio", "attn_entropy", "attn_pattern",
-          "head_scores", "act_stats", "act_sample", "probe")
+          "head_scores", "act_stats", "act_sample", "probe", "constructs")
 
 
 class RunsError(ValueError):

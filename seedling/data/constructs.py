@@ -11,18 +11,23 @@ theta_c in {+1, -1} (independent, equally likely). The document is a run of six-
     OPENER VERB W1 JOIN W2 .        e.g. "i am talkative and lively ."
 
 with OPENER VERB one of ("i", "am"), ("i", "feel"), ("i", "seem"), ("i", "look") and JOIN "and"
-or ",", all uniform and independent of the traits. Each adjective W is about a construct c drawn
-uniformly and independently, and is drawn uniformly from the pole of c that theta_c selects:
-`POLES[c][0]` (the "high" adjectives) when theta_c = +1, `POLES[c][1]` otherwise. With probability
-`noise` percent an adjective is replaced by one drawn uniformly from all of them (so no inference
-is certain). What a model can learn: a document keeps its person's pole on each construct, so an
-earlier adjective of construct c tells which pole of c the later adjectives of c come from. The
-adjectives of one pole are exchangeable, and the two poles of a construct predict opposite
-continuations, so the learnable structure is bipolar: one direction per construct, the high pole
-at one end, the low at the other (what a keyed questionnaire assumes). Why the constructs of the
-two adjectives of a sentence are independent: when they were tied, the construct itself (shared
-by both poles) dominated the representation and reverse-keyed items did not load negatively
-(measured: docs/data.md, "Planted constructs").
+or ",", all uniform and independent of the traits. Each sentence's first adjective is about a
+construct c drawn uniformly; with probability `tie` the second is about the same construct, else
+about another drawn uniformly and independently. Each adjective is drawn uniformly from the pole of
+its construct that the person's theta selects: `POLES[c][0]` (the "high" adjectives) when
+theta_c = +1, `POLES[c][1]` otherwise. With probability `noise` an adjective is replaced by one
+drawn uniformly from all of them (so no inference is certain).
+
+What a model can learn: within a tied sentence, the second adjective's construct and pole follow
+from the first (a short-range cue, learned early); across the document, the person's pole on every
+construct persists, so an earlier adjective of c tells which pole later adjectives of c come from
+(an in-context cue that needs all five poles held at once). The adjectives of one pole are
+exchangeable, and the two poles of a construct predict opposite continuations, so the learnable
+structure is bipolar: one direction per construct, high pole at one end, low at the other (what a
+keyed questionnaire assumes). Why both cues (tie = 50 percent by default): with every sentence tied
+(tie=100) the model packs the five bipolar constructs into about three dimensions and the factors
+blur into each other; with none tied (tie=0) the in-context cue alone had not been learned after
+1,000 steps (measured: docs/data.md, "Planted constructs").
 
 The planted item set (`planted_items`): for every construct, five positively keyed items
 "i am W_a and W_b" from the high pole and five negatively keyed ones from the low pole (key -1: agreeing means a low level), 50 items for the default five constructs. The items

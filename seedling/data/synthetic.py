@@ -49,7 +49,7 @@ the token embedding, and with the tiny preset's 2048 rows for a 257-token alphab
 hold the model on the ln(vocab) plateau. `induction` also asks for context 32, batch 32 and a
 1,500-step plan: the time to the induction phase change grows with the square of the context, and
 at context 32 the head forms near step 800 (docs/data.md, "Induction heads on the defaults").
-`constructs` asks for d_vocab = its words + EOT, context 60 (ten sentences) and a 600-step plan.
+`constructs` asks for d_vocab = its words + EOT, context 60 (ten sentences) and a 1,500-step plan.
 
 Validation sequences come from the same process with a different stream of random numbers; their
 number is max(2, round(n * data.val_fraction)).
@@ -64,7 +64,14 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from seedling.data.constructs import CONSTRUCTS, POLES, construct_tokenizer, construct_words, generate_constructs, planted_items
+from seedling.data.constructs import (
+    CONSTRUCTS,
+    POLES,
+    construct_tokenizer,
+    construct_words,
+    generate_constructs,
+    planted_items,
+)
 from seedling.data.errors import DataError
 from seedling.tokenizer import EOT
 
@@ -86,8 +93,8 @@ _INDUCTION_PLAN = {"model.n_ctx": 32, "train.micro_batch_size": 32, "train.max_s
                    "train.eval_every": 100, "train.checkpoint_every": 250}
 # What `constructs` asks for: ten six-word sentences per document, and a plan in which the planted
 # factors are recovered (docs/data.md, "Planted constructs").
-_CONSTRUCTS_PLAN = {"model.n_ctx": 60, "train.micro_batch_size": 32, "train.max_steps": 600,
-                    "train.eval_every": 50, "train.checkpoint_every": 50}
+_CONSTRUCTS_PLAN = {"model.n_ctx": 60, "train.micro_batch_size": 32, "train.max_steps": 1500,
+                    "train.eval_every": 100, "train.checkpoint_every": 100}
 
 
 @dataclass
