@@ -91,11 +91,14 @@ def test_pseudo_factor_analysis_recovers_planted_domains_and_agrees_with_the_lib
     S = centred_cosine(X)
     fr = pseudo_factor_analysis(S, items.target(), items.construct_index)
     assert fr.domains_recovered == 5 and fr.congruence.min() > 0.95 and fr.rmsr < 0.05
+    assert fr.blind_domains_recovered == 5 and sorted(fr.blind_assigned) == [0, 1, 2, 3, 4]
     fa = FactorAnalyzer(n_factors=5, rotation=None, method="minres", is_corr_matrix=True, use_smc=False).fit(S)
     np.testing.assert_allclose(fr.unrotated, fa.loadings_, atol=1e-8)
     L, T = rotate_factors(fa.loadings_, "target", items.target(), "oblique")
     np.testing.assert_allclose(fr.loadings, L, atol=1e-6)
     np.testing.assert_allclose(fr.phi, T.T @ T, atol=1e-6)
+    B, _ = rotate_factors(fa.loadings_, "oblimin", 0, "oblique")
+    np.testing.assert_allclose(fr.blind_loadings, B, atol=1e-6)
     # the oblique rotation reproduces the same common part as the unrotated solution
     np.testing.assert_allclose(fr.loadings @ fr.phi @ fr.loadings.T, fa.loadings_ @ fa.loadings_.T, atol=1e-6)
 
@@ -128,7 +131,10 @@ def test_negative_controls_fall_to_chance():
     assert out["stats"]["domains_recovered"] == 5 and out["stats"]["congruence"] > 0.95
     sh = out["shuffled"]
     assert np.all(np.abs(sh["recovery"]) < 0.15) and np.median(sh["congruence"]) < 0.6
-    assert np.median(sh["domains_recovered"]) <= 3 and out["scrambled"]["congruence"] < 0.6
+    # DAAL counts are coarse: every factor wins some domain, so shuffled labels still reach about 3 of 5
+    # (measured: medians 3, 3, 3 over three planted matrices); destroying the signal gives 0 (the book's control)
+    assert np.median(sh["domains_recovered"]) <= 3 and out["scrambled"]["domains_recovered"] <= 1
+    assert out["scrambled"]["congruence"] < 0.6
     assert abs(out["scrambled"]["recovery"]) < 0.15
 
 

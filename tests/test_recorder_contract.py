@@ -70,7 +70,8 @@ NAME = re.compile(
     r"^(train_loss|probe_loss|probe_loss_by_pos|icl_score|lr|tokens|pattern|global_norm|global_norm_clipped|loss_scale"
     r"|(entropy|entropy_normalized|previous_token|first_token|induction)(_by_item)?"
     r"|item_embedding(_last)?|cosine|centred_cosine|(empirical_)?recovery(_spearman)?|(empirical_)?mantel_p|hit_rate"
-    r"|domains_recovered|congruence|rmsr|(unrotated_)?loading|factor_correlation|daal|factor_congruence"
+    r"|domains_recovered(_target)?|congruence|rmsr|(unrotated_|blind_)?loading|factor_correlation|(blind_)?daal"
+    r"|factor_congruence"
     r"|alignment(_own_minus_mean|_own_minus_max)?)$"
 )
 

@@ -22,7 +22,8 @@ __all__ = ["STATISTICS", "construct_onsets", "construct_trajectories", "item_rec
 
 GROUP = "constructs"
 # Per (layer, condition) statistics of the group, with what chance reads as.
-STATISTICS = ("recovery", "recovery_spearman", "hit_rate", "domains_recovered", "congruence", "rmsr")
+STATISTICS = ("recovery", "recovery_spearman", "hit_rate", "domains_recovered", "domains_recovered_target", "congruence",
+              "rmsr")
 
 
 def labelled(run: RunData) -> xr.Dataset:

@@ -31,7 +31,10 @@ _STATS = {  # per (layer, condition): long name, units
     "recovery": ("Pearson r of centred cosines with the keyed target (off-diagonal pairs)", "1"),
     "recovery_spearman": ("Spearman rho of centred cosines with the keyed target", "1"),
     "hit_rate": ("share of each item's 3 nearest items (|centred cosine|) in its construct", "1"),
-    "domains_recovered": ("domains recovered by DAAL (floor 0.25, duplicate winners rejected)", "domains"),
+    "domains_recovered": ("domains recovered by DAAL on the label-blind quartimin rotation (floor 0.25, duplicates rejected)",
+                          "domains"),
+    "domains_recovered_target": ("domains recovered by DAAL on the target rotation (floor 0.25, duplicates rejected)",
+                                 "domains"),
     "congruence": ("Tucker's congruence of rotated loadings with the keyed target, mean over factors", "1"),
     "rmsr": ("root mean square off-diagonal residual of the factor model", "cosine units"),
 }
@@ -74,7 +77,11 @@ class ConstructsRecorder(GroupRecorder):
             "unrotated_loading": VarMeta(("layer", "item", "factor"), "minres EFA loading before rotation", "1", "factor_analyzer"),
             "factor_correlation": VarMeta(("layer", "factor", "factor_b"), "factor correlations of the oblique rotation", "1", "T^T T"),
             "daal": VarMeta(("layer", "factor", "construct"), "average absolute loading of the construct's items", "1",
-                            "mean over the construct's items"),
+                            "mean over the construct's items; target-rotated loadings"),
+            "blind_loading": VarMeta(("layer", "item", "factor"), "EFA loading after oblique quartimin rotation (label-blind)",
+                                     "1", "statsmodels oblimin, gamma 0; factors in the rotation's order"),
+            "blind_daal": VarMeta(("layer", "factor", "construct"), "average absolute blind loading of the construct's items",
+                                  "1", "mean over the construct's items; quartimin-rotated loadings"),
             "factor_congruence": VarMeta(("layer", "factor"), "Tucker's congruence of each factor with its target column", "1",
                                          "over items"),
         }
@@ -126,7 +133,8 @@ class ConstructsRecorder(GroupRecorder):
         fr = a["factors"]
         out = {"item_embedding": X, "item_embedding_last": last, "cosine": cosine_matrix(X), "centred_cosine": a["centred"],
                "mantel_p": np.float64(a["stats"]["mantel_p"]), "loading": fr.loadings, "unrotated_loading": fr.unrotated,
-               "factor_correlation": fr.phi, "daal": fr.daal, "factor_congruence": fr.congruence}
+               "factor_correlation": fr.phi, "daal": fr.daal, "factor_congruence": fr.congruence,
+               "blind_loading": fr.blind_loadings, "blind_daal": fr.blind_daal}
         for name in _STATS:
             out[name] = np.array([a["stats"][name], *a["shuffled"][name], a["scrambled"][name]], dtype=np.float64)
         if s.correlations is not None:

@@ -45,7 +45,8 @@ def _summary(S: np.ndarray, construct_index, keys, k: int, n_perm: int, seed: in
     rec = structure_recovery(S, keyed_target(construct_index, keys), n_perm, seed)
     fr = pseudo_factor_analysis(S, _target(construct_index, keys, k), construct_index, unrotated=unrotated)
     return {"recovery": rec["pearson"], "recovery_spearman": rec["spearman"], "mantel_p": rec["mantel_p"],
-            "hit_rate": top_k_hit_rate(S, construct_index), "domains_recovered": fr.domains_recovered,
+            "hit_rate": top_k_hit_rate(S, construct_index), "domains_recovered": fr.blind_domains_recovered,
+            "domains_recovered_target": fr.domains_recovered,
             "congruence": float(np.mean(fr.congruence)), "rmsr": fr.rmsr}, fr
 
 
@@ -54,7 +55,8 @@ def analyse_layer(X, construct_index, keys, correlations=None, n_perm: int = 199
     """Every statistic of one layer's item embeddings X (item, d), with its negative controls.
 
     Returns: `centred` (item, item) centred cosines; `factors` (FactorResult on the keyed target);
-    `stats` {recovery, recovery_spearman, mantel_p, hit_rate, domains_recovered, congruence (mean
+    `stats` {recovery, recovery_spearman, mantel_p, hit_rate, domains_recovered (DAAL on the
+    label-blind rotation), domains_recovered_target (DAAL on the target rotation), congruence (mean
     over factors), rmsr}; `empirical` {pearson, spearman, mantel_p} against `correlations` when
     given; `shuffled` the same stats for each of `n_shuffles` label permutations (dict of arrays);
     `scrambled` the stats with scrambled dimensions. Seeded: the same X gives the same numbers.

@@ -17,7 +17,7 @@ from statsmodels.multivariate.factor_rotation import rotate_factors
 
 from recorders.psychometrics.similarity import centred_cosine
 
-__all__ = ["FactorResult", "daal_assignment", "efa_loadings", "parallel_analysis", "pseudo_factor_analysis", "rmsr",
+__all__ = ["FactorResult", "blind_rotation", "daal_assignment", "efa_loadings", "parallel_analysis", "pseudo_factor_analysis", "rmsr",
            "tucker_congruence"]
 
 DAAL_FLOOR = 0.25
@@ -35,6 +35,13 @@ class FactorResult:
     domains_recovered: int
     congruence: np.ndarray  # (factor,) Tucker's phi with the target column
     rmsr: float
+    # The same DAAL on a rotation that never sees the labels (oblique quartimin): the factors the
+    # matrix yields by itself. A target rotation pulls factor f towards domain f for any labels, so
+    # its DAAL count is high even for shuffled labels; the blind count is the fair "domains recovered".
+    blind_loadings: np.ndarray  # (item, factor), factors in the rotation's own order
+    blind_daal: np.ndarray  # (factor, domain)
+    blind_assigned: np.ndarray  # (factor,)
+    blind_domains_recovered: int
 
 
 def efa_loadings(S, k: int) -> np.ndarray:
@@ -102,6 +109,8 @@ def pseudo_factor_analysis(S, target, domain_index, floor: float = DAAL_FLOOR, u
     `rotate_factors(A, "target", H, "oblique")` (gradient projection; Jennrich 2002; Browne 2001)
     minimises `||L - H||^2` over oblique rotations `L = A (T^T)^{-1}`, so factor f is the one aimed
     at domain f; `Phi = T^T T`. Congruence: `tucker_congruence(L[:, f], H[:, f])` per factor.
+    DAAL is counted twice: on L (`domains_recovered`, as a target-rotation study reports it) and on
+    the label-blind quartimin rotation (`blind_domains_recovered`; see FactorResult).
     `unrotated`: EFA loadings of S already computed (the EFA does not depend on the target, so the
     label-shuffling control rotates one EFA towards many targets; the EFA is the slow part).
     """
@@ -111,10 +120,27 @@ def pseudo_factor_analysis(S, target, domain_index, floor: float = DAAL_FLOOR, u
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         L, T = rotate_factors(A, "target", H, "oblique")
+        B = blind_rotation(A)
     phi = T.T @ T
     daal, assigned, recovered = daal_assignment(L, domain_index, k, floor)
     congruence = np.array([tucker_congruence(L[:, f], H[:, f]) for f in range(k)])
-    return FactorResult(L, phi, A, daal, assigned, recovered, congruence, rmsr(S, L, phi))
+    b_daal, b_assigned, b_recovered = daal_assignment(B, domain_index, k, floor)
+    return FactorResult(L, phi, A, daal, assigned, recovered, congruence, rmsr(S, L, phi), B, b_daal, b_assigned,
+                        b_recovered)
+
+
+def blind_rotation(A) -> np.ndarray:
+    """Oblique quartimin rotation of the loadings A (oblimin with gamma = 0; Jennrich 2002), blind to any labels.
+
+    `rotate_factors(A, "oblimin", 0, "oblique")`; the simple structure the matrix yields by itself,
+    against which DAAL counts the domains recovered without telling the rotation what they are.
+    """
+    if A.shape[1] < 2:
+        return np.asarray(A)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        L, _ = rotate_factors(np.asarray(A), "oblimin", 0, "oblique")
+    return L
 
 
 def parallel_analysis(S, d: int, n_random: int = 50, quantile: float = 0.95, seed: int = 0) -> dict[str, object]:
