@@ -45,9 +45,9 @@ def _constructs(args: argparse.Namespace) -> int:
     run = open_run(args.run_dir)
     traj = construct_trajectories(run, args.layer)
     wide = traj.pivot(index="step", columns="statistic", values="value")
-    band = traj.pivot(index="step", columns="statistic", values="null_high")
+    band = traj.pivot(index="step", columns="statistic", values="null_median")
     n = int(len(run.group("constructs").attrs["constructs"]))
-    print(f"constructs of {run.name}, layer {int(traj['layer'].iloc[0])} ({n} constructs; null = max over shuffled labels)")
+    print(f"constructs of {run.name}, layer {int(traj['layer'].iloc[0])} ({n} constructs; null = median over shuffled labels)")
     print("step  DAAL  null  congruence  null  recovery  null")
     for step in wide.index:
         w, b = wide.loc[step], band.loc[step]

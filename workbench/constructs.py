@@ -72,7 +72,7 @@ def trajectories(ds: xr.Dataset, layer: int | None = None) -> pd.DataFrame:
     layer = _layer(ds, layer)
     shuffled = [c for c in ds["condition"].values if str(c).startswith("shuffled")]
     rows = []
-    for stat in STATISTICS:
+    for stat in [s for s in STATISTICS if s in ds]:  # a store of an older recorder may lack the newer ones
         da = ds[stat].isel(layer=layer)
         null = da.sel(condition=shuffled)
         rows.append(pd.DataFrame({
@@ -176,6 +176,6 @@ def tidy_similarities(run: RunData) -> pd.DataFrame:
 def tidy_statistics(run: RunData) -> pd.DataFrame:
     """Every per-(layer, condition) statistic, long: run, step, layer, condition, statistic, value."""
     ds = labelled(run)
-    frames = [ds[s].to_dataframe(name="value").reset_index().assign(statistic=s) for s in STATISTICS]
+    frames = [ds[s].to_dataframe(name="value").reset_index().assign(statistic=s) for s in STATISTICS if s in ds]
     df = pd.concat(frames, ignore_index=True).assign(run=run.name)
     return df[["run", "step", "layer", "condition", "statistic", "value"]]
