@@ -106,8 +106,9 @@ def pseudo_factor_analysis(S, target, domain_index, floor: float = DAAL_FLOOR, u
     """EFA of S with k = target's columns, oblique target rotation to `target`, then DAAL, congruence and RMSR.
 
     `target` (item, k): the keyed loadings (key_i in the item's domain column, 0 elsewhere). Rotation:
-    `rotate_factors(A, "target", H, "oblique")` (gradient projection; Jennrich 2002; Browne 2001)
-    minimises `||L - H||^2` over oblique rotations `L = A (T^T)^{-1}`, so factor f is the one aimed
+    `rotate_factors(A, "target", H, "oblique", T=T0)` (gradient projection; Jennrich 2002; Browne
+    2001), started at the orthogonal Procrustes rotation `T0` (`algorithm="analytic"`; Schoenemann
+    1966), minimises `||L - H||^2` over oblique rotations `L = A (T^T)^{-1}`, so factor f is the one aimed
     at domain f; `Phi = T^T T`. Congruence: `tucker_congruence(L[:, f], H[:, f])` per factor.
     DAAL is counted twice: on L (`domains_recovered`, as a target-rotation study reports it) and on
     the label-blind quartimin rotation (`blind_domains_recovered`; see FactorResult).
@@ -119,7 +120,11 @@ def pseudo_factor_analysis(S, target, domain_index, floor: float = DAAL_FLOOR, u
     A = efa_loadings(S, k) if unrotated is None else np.asarray(unrotated)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        L, T = rotate_factors(A, "target", H, "oblique")
+        # Start the oblique search at the orthogonal Procrustes solution (Schoenemann 1966), not at the
+        # identity: from the identity the gradient projection stalled in a poor local minimum on a
+        # clean planted matrix (objective 27.7 instead of 0.9, congruence 0.75 instead of 0.99).
+        _, T0 = rotate_factors(A, "target", H, "orthogonal", algorithm="analytic")
+        L, T = rotate_factors(A, "target", H, "oblique", T=T0)
         B = blind_rotation(A)
     phi = T.T @ T
     daal, assigned, recovered = daal_assignment(L, domain_index, k, floor)
