@@ -103,10 +103,12 @@ def run(opts: Options) -> list[Row]:
                         n * cost / (SEEDLING_STEPS * step_a), "fraction of wall",
                         note=f"{n:,} records x {cost * 1e3:.0f} ms / (227,900 x {step_a * 1e3:.0f} ms); target < 1% at 500"))
     rows += direct_rows(opts)
-    if not opts.quick:  # a small-preset record takes seconds of probe forwards: not for a smoke run
+    if not opts.quick:  # a small-preset record takes seconds of probe forwards; whole processes take minutes
+        from benchmarks.recorder_process import process_rows
         from benchmarks.recorder_small import small_rows
 
         rows += small_rows(opts)
+        rows += process_rows(opts)
     rows.append(Row(label, "store bytes on disk per record", disk_per_record, "bytes",
                     note="all groups, compressed; includes the fixed probe batch and metadata, spread over few records"))
     spec0 = parse_spec("")
@@ -137,13 +139,17 @@ def direct_rows(opts: Options) -> list[Row]:
     from benchmarks.recorder_overhead import time_steps, tiny_setup
     from recorders.spec import parse_spec
 
-    model, opt, groups, probe = tiny_setup()
-    t_train, t_record = time_steps(model, opt, groups, probe, opts.reps(5))
-    label = "tiny, record step timed directly (all groups)"
-    rows = [Row(label, "record cost, in training steps (direct)", t_record / t_train, "steps",
-                note=f"{t_record * 1e3:.0f} ms per record, step {t_train * 1e3:.0f} ms; target < 3")]
-    for e in (500, 50):
-        n = len(parse_spec(f"every={e}").record_steps(SEEDLING_STEPS))
-        rows.append(Row(label, f"overhead at every={e} (direct)", n * t_record / (SEEDLING_STEPS * t_train),
-                        "fraction of wall", note=f"{n:,} records over 227,900 steps; target < 1% at 500"))
+    rows = []
+    # The tiny preset's shape, and the induction tour's (context 32, 65 symbols, micro-batch 32).
+    for shape, overrides, batch in (("tiny", (), 16),
+                                    ("induction tour", ("model.n_ctx=32", "model.d_vocab=65"), 32)):
+        model, opt, groups, probe = tiny_setup(overrides)
+        t_train, t_record = time_steps(model, opt, groups, probe, opts.reps(5), batch=batch)
+        label = f"{shape} shape, record step timed directly (all groups)"
+        rows.append(Row(label, "record cost, in training steps (direct)", t_record / t_train, "steps",
+                        note=f"{t_record * 1e3:.0f} ms per record, step {t_train * 1e3:.0f} ms; target <= 1.0"))
+        for e in (500, 50):
+            n = len(parse_spec(f"every={e}").record_steps(SEEDLING_STEPS))
+            rows.append(Row(label, f"overhead at every={e} (direct)", n * t_record / (SEEDLING_STEPS * t_train),
+                            "fraction of wall", note=f"{n:,} records over 227,900 steps; target < 1% at 500"))
     return rows

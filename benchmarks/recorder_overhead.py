@@ -33,21 +33,23 @@ def declared_bytes(groups, model, probe) -> dict[str, int]:
     out = {}
     for g in groups:
         total = 8
+        labelled = {c.dim: len(c.values) for name, c in g.coords(model, probe).items() if name == c.dim}
         for m in g.variables(model, probe).values():
             pos = len(probe.sample_pos) if g.group == "act_sample" else probe.tokens.shape[1] - 1
-            n = math.prod(sizes.get(d, pos) for d in m.dims)
+            n = math.prod(labelled.get(d, sizes.get(d, pos)) for d in m.dims)
             total += n * m.numpy_dtype.itemsize
         out[g.group] = total
     return out
 
 
-def time_steps(model, opt, groups, probe, n_steps: int) -> tuple[float, float]:
-    """Median seconds of a training step and of a record step's extra work."""
+def time_steps(model, opt, groups, probe, n_steps: int, batch: int = 16) -> tuple[float, float]:
+    """Median seconds of a training step and of a record step's extra work (as recorders.Recorder does it:
+    each group's after_backward, one shared copy of the parameters for the groups that need it, collect)."""
     cfg = model.cfg
     g = torch.Generator().manual_seed(0)
     train, record = [], []
     for _ in range(n_steps):
-        x = torch.randint(0, cfg.d_vocab, (16, cfg.n_ctx + 1), generator=g)
+        x = torch.randint(0, cfg.d_vocab, (batch, cfg.n_ctx + 1), generator=g)
         t0 = time.perf_counter()
         _, loss = model(x[:, :-1], x[:, 1:])
         loss.backward()
@@ -59,22 +61,24 @@ def time_steps(model, opt, groups, probe, n_steps: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         for rec in groups:
             rec.after_backward(model)
+        before = ({n: p.detach().clone() for n, p in model.named_parameters()}
+                  if any(rec.needs_before for rec in groups) else None)
         extra = time.perf_counter() - t0
         opt.step()
         opt.zero_grad(set_to_none=True)
         state = type("S", (), {"step": 1, "loss": loss.item(), "lr": 1e-3, "tokens": 0, "grad_norm": 1.0,
                                "grad_norm_clipped": 1.0, "loss_scale": 1.0})()
         t0 = time.perf_counter()
-        collect(groups, RecordContext(model, probe, state))
+        collect(groups, RecordContext(model, probe, state, before))
         record.append(extra + time.perf_counter() - t0)
     return float(np.median(train)), float(np.median(record))
 
 
-def tiny_setup():
-    """(model, optimizer, every group recorder, probe) for the tiny preset, seeded: the timed case."""
+def tiny_setup(overrides: tuple[str, ...] = ()):
+    """(model, optimizer, every group recorder, probe) for the tiny preset (with `overrides`), seeded: the timed case."""
     torch.manual_seed(0)
     spec = parse_spec("")
-    cfg = preset("tiny").model
+    cfg = preset("tiny", list(overrides)).model
     model = GPT(cfg)
     probe = build_probe(spec.probe, cfg.n_ctx, cfg.d_vocab, 0, spec.sample)
     groups = build_groups(spec.what, probe)

@@ -10,7 +10,7 @@ _LAZY = {
     "parse_spec": "recorders.spec",
     "StoreWriter": "recorders.store",
     "VarMeta": "recorders.store",
-    "committed_dataset": "recorders.store",
+    "Coord": "recorders.store",
 }
 
 __all__ = sorted(_LAZY)

@@ -21,7 +21,7 @@ from recorders.groups import GroupRecorder, RecordContext, build_groups
 from recorders.item_probe import item_probe_for_run
 from recorders.probe import Probe, build_probe
 from recorders.spec import RecordSpec, parse_spec
-from recorders.store import StoreWriter, VarMeta
+from recorders.store import Coord, StoreWriter, VarMeta
 
 __all__ = ["Recorder"]
 
@@ -52,8 +52,9 @@ class Recorder:
         self.probe: Probe | None = None
         self.groups: list[GroupRecorder] = []
         self.meta: dict[str, dict[str, VarMeta]] = {}
+        self.coords: dict[str, dict[str, Coord]] = {}
         self.writer: StoreWriter | None = None
-        self._pending_grads = False
+        self._before: dict | None = None  # parameters before the record step's update, for groups that need them
 
     @property
     def active(self) -> bool:
@@ -67,6 +68,7 @@ class Recorder:
         self.probe = self._build_probe(cfg, state)
         self.groups = build_groups(self.spec.what, self.probe)
         self.meta = {g.group: g.variables(model, self.probe) for g in self.groups}
+        self.coords = {g.group: g.coords(model, self.probe) for g in self.groups}
         config = state.config.to_dict() if hasattr(state.config, "to_dict") else {}
         self.writer = StoreWriter(self.url, root_attrs={"config": config, "record_spec": _spec_attrs(self.spec)},
                                   block_size=self.block_size, background=True)
@@ -82,6 +84,8 @@ class Recorder:
         if self.active and self.spec.is_record_step(state.step + 1):
             for g in self.groups:
                 g.after_backward(state.model)
+            if any(g.needs_before for g in self.groups):  # one copy shared by every group that needs it
+                self._before = {n: p.detach().clone() for n, p in state.model.named_parameters()}
 
     def on_step_end(self, state: Any) -> None:
         if self.active and self.spec.is_record_step(state.step):
@@ -112,11 +116,12 @@ class Recorder:
         return probe
 
     def _record(self, state: Any) -> None:
-        records = collect(self.groups, RecordContext(state.model, self.probe, state))
+        before, self._before = self._before, None
+        records = collect(self.groups, RecordContext(state.model, self.probe, state, before))
         for g in self.groups:
             if g.group in records:
                 self.writer.append(g.group, int(state.step), records[g.group], self.meta[g.group],
-                                   attrs=g.group_attrs(self.probe))
+                                   attrs=g.group_attrs(self.probe), coords=self.coords[g.group])
 
 
 def _spec_attrs(spec: RecordSpec) -> dict[str, Any]:

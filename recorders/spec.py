@@ -27,7 +27,7 @@ __all__ = ["GROUPS", "OPTIONAL_GROUPS", "RecordSpec", "parse_spec"]
 
 # Every group the recorders know, in the order they are measured and written.
 GROUPS = (
-    "loss", "optim", "weight_norm", "grad_norm", "update_ratio", "attn_entropy", "attn_pattern",
+    "loss", "optim", "weight_norm", "grad_norm", "update_ratio", "matrices", "attn_entropy", "attn_pattern",
     "head_scores", "act_stats", "act_sample",
 )
 # Groups recorded only when `what=` names them: costly, or needing inputs of their own.

@@ -6,13 +6,19 @@ a writer thread, which appends them (data first, then the group's `committed` ma
 `recorders.store_disk` and docs/store.md). The training thread never waits for disk unless it
 calls `flush()` (as a checkpoint does) or the queue of pending blocks is full.
 
+Places are coordinates (schema 2): a variable over parameters has a `site` dimension labelled by
+a `Coord`, given with the group's first record.
+
 >>> import numpy as np
->>> meta = {"train_loss": VarMeta((), "training loss", "nats", "mean over the step's tokens")}
+>>> meta = {"norm": VarMeta(("site",), "Frobenius norm", "1", "sqrt of the sum of squares")}
+>>> coords = {"site": Coord("site", ["wte.weight", "blocks.0.ln_1.weight"], "parameter"),
+...           "layer": Coord("site", [-1, 0], "block index (-1: outside the blocks)")}
 >>> with StoreWriter("memory://doctest/records.zarr", root_attrs={"package_version": "0"}) as w:
 ...     for step in (0, 10, 20):
-...         w.append("loss", step, {"train_loss": np.float32(3.0 - step / 10)}, meta)
->>> committed_dataset("memory://doctest/records.zarr", "loss")["train_loss"].values.tolist()
-[3.0, 2.0, 1.0]
+...         w.append("weight_norm", step, {"norm": np.array([1.0, 2.0]) + step}, meta, coords=coords)
+>>> from workbench.store import read_group
+>>> read_group("memory://doctest/records.zarr", "weight_norm").norm.sel(site="wte.weight").values.tolist()
+[1.0, 11.0, 21.0]
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ from typing import Any
 import numpy as np
 
 from recorders.store_disk import GroupInfo, ZarrSide, open_root, remove_partial_files
-from recorders.store_read import committed_dataset, store_summary
 from recorders.store_schema import (
     DIMENSIONS,
+    INDEX_DIMENSIONS,
     SCHEMA_VERSION,
+    Coord,
     StoreError,
     StoreSchemaError,
     StoreWriteError,
@@ -42,13 +49,12 @@ from recorders.store_schema import (
 __all__ = [
     "DIMENSIONS",
     "SCHEMA_VERSION",
+    "Coord",
     "StoreError",
     "StoreSchemaError",
     "StoreWriteError",
     "StoreWriter",
     "VarMeta",
-    "committed_dataset",
-    "store_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,12 +140,14 @@ class StoreWriter:
         meta: Mapping[str, VarMeta],
         *,
         attrs: Mapping[str, Any] | None = None,
+        coords: Mapping[str, Coord] | None = None,
     ) -> None:
         """Buffer one record of `group` at `step`; write a block when `block_size` records are buffered.
 
         `values` maps variable name to an array (or scalar) shaped as its VarMeta.dims; the first
         record of a group fixes its variables and their shapes (and creates the arrays, with the
-        group attributes `attrs`). Steps must increase strictly within a group.
+        group attributes `attrs` and the coordinates `coords`; index dimensions without one get
+        0..n-1). Steps must increase strictly within a group.
         """
         self._check_open()
         check_name("group", group)
@@ -148,7 +156,7 @@ class StoreWriter:
         step = int(step)
         state = self._groups.get(group)
         if state is None:
-            state = self._new_group(group, values, meta, attrs or {})
+            state = self._new_group(group, values, meta, attrs or {}, coords or {})
         if state.last_step is not None and step <= state.last_step:
             raise StoreError(
                 f"append({group!r}): step {step} is not after the group's last step {state.last_step}; "
@@ -238,7 +246,9 @@ class StoreWriter:
 
     # -- validation -----------------------------------------------------------------------------------
 
-    def _new_group(self, group: str, values: Mapping[str, Any], meta: Mapping[str, VarMeta], attrs: Mapping) -> _Group:
+    def _new_group(
+        self, group: str, values: Mapping[str, Any], meta: Mapping[str, VarMeta], attrs: Mapping, coords: Mapping[str, Coord]
+    ) -> _Group:
         if not values:
             raise StoreError(f"append({group!r}): values is empty; a record needs at least one variable")
         specs: dict[str, tuple[tuple[int, ...], VarMeta]] = {}
@@ -251,10 +261,11 @@ class StoreWriter:
             _check_dims(group, var, shape, m)
             specs[var] = (shape, m)
         _check_dim_sizes(group, specs)
+        coords = _complete_coords(group, specs, coords)
         state = _Group(shapes={v: s for v, (s, _m) in specs.items()}, dtypes={v: m.numpy_dtype for v, (_s, m) in specs.items()})
         self._groups[group] = state
         block = self.block_size
-        self._call(lambda: self._disk.create_group(group, specs, block, attrs), wait=False)
+        self._call(lambda: self._disk.create_group(group, specs, block, attrs, coords), wait=False)
         return state
 
     def _conform(self, group: str, state: _Group, values: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -359,3 +370,31 @@ def _check_dim_sizes(group: str, specs: Mapping[str, tuple[tuple[int, ...], VarM
                     "use one size per dimension name within a group"
                 )
             seen.setdefault(dim, (size, var))
+
+
+def _complete_coords(
+    group: str, specs: Mapping[str, tuple[tuple[int, ...], VarMeta]], coords: Mapping[str, Coord]
+) -> dict[str, Coord]:
+    """Check `coords` against the group's dimensions and add 0..n-1 for index dimensions left without one."""
+    sizes = {dim: size for shape, m in specs.values() for dim, size in zip(m.dims, shape)}
+    out: dict[str, Coord] = {}
+    for name, coord in coords.items():
+        check_name("coordinate", name)
+        if not isinstance(coord, Coord):
+            raise StoreError(f"group {group!r}: coordinate {name!r} must be a Coord, got {type(coord).__name__}")
+        if name in specs:
+            raise StoreError(f"group {group!r}: {name!r} is both a variable and a coordinate; rename one")
+        if name in sizes and name != coord.dim:  # xarray could not index that dimension
+            raise StoreError(f"group {group!r}: coordinate {name!r} runs along {coord.dim!r}, but {name!r} is also a "
+                             "dimension of the group; a coordinate named like one of the group's dimensions must label it")
+        if coord.dim not in sizes:
+            raise StoreError(f"group {group!r}: coordinate {name!r} labels {coord.dim!r}, which no variable has; "
+                             f"dimensions of the group: {', '.join(sizes) or 'none'}")
+        if len(coord.values) != sizes[coord.dim]:
+            raise StoreError(f"group {group!r}: coordinate {name!r} has {len(coord.values)} values but dimension "
+                             f"{coord.dim!r} has size {sizes[coord.dim]}")
+        out[name] = coord
+    for dim in INDEX_DIMENSIONS:
+        if dim in sizes and dim not in out:
+            out[dim] = Coord(dim, np.arange(sizes[dim]), f"{dim.replace('_', ' ')} index")
+    return out

@@ -32,7 +32,7 @@ from zarr.core.group import AsyncGroup
 from zarr.core.sync import sync as zarr_sync
 from zarr.storage import LocalStore
 
-from recorders.store_schema import SCHEMA_VERSION, StoreError, StoreSchemaError, VarMeta
+from recorders.store_schema import SCHEMA_VERSION, Coord, StoreError, StoreSchemaError, VarMeta
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +127,19 @@ def open_root(url: str | Path, root_attrs: Mapping[str, Any]) -> zarr.Group:
 
 
 def check_schema_version(found: Any, url: str | Path, *, allow_missing: bool = False) -> None:
-    """Raise StoreSchemaError unless `found` is a schema version this package reads (1..SCHEMA_VERSION)."""
+    """Raise StoreSchemaError unless `found` is the schema version this package reads and writes (SCHEMA_VERSION).
+
+    Schema 1 (one variable per site) is refused, not converted: no store of it is kept by users.
+    """
     if found is None and allow_missing:
         return
     if not isinstance(found, int) or isinstance(found, bool) or found < 1:
-        raise StoreSchemaError(f"{url}: schema_version {found!r} is not valid; expected an integer 1..{SCHEMA_VERSION}")
+        raise StoreSchemaError(f"{url}: schema_version {found!r} is not valid; expected the integer {SCHEMA_VERSION}")
+    if found < SCHEMA_VERSION:
+        raise StoreSchemaError(
+            f"{url} is a record store of schema_version {found}, older than {SCHEMA_VERSION} which this package reads "
+            "(schema 1 named variables by site); retrain the run, or write to a new path"
+        )
     if found > SCHEMA_VERSION:
         raise StoreSchemaError(
             f"{url} was written with store schema_version {found}, newer than {SCHEMA_VERSION} which this "
@@ -186,7 +194,7 @@ class ZarrSide:
             if committed == 0:
                 await self.root.delitem(name)  # may be half-created; append() creates it again
                 continue
-            arrays = {var: arr async for var, arr in group.arrays()}
+            arrays = {var: arr async for var, arr in group.arrays() if _along_step(arr)}
             if "step" not in arrays:
                 raise StoreSchemaError(f"record store group {name!r} has a commit marker but no step array; it is damaged")
             for var, arr in arrays.items():
@@ -212,12 +220,22 @@ class ZarrSide:
     # -- recorded groups ----------------------------------------------------------------------------
 
     def create_group(
-        self, name: str, specs: Mapping[str, tuple[tuple[int, ...], VarMeta]], block_size: int, attrs: Mapping[str, Any]
+        self,
+        name: str,
+        specs: Mapping[str, tuple[tuple[int, ...], VarMeta]],
+        block_size: int,
+        attrs: Mapping[str, Any],
+        coords: Mapping[str, Coord],
     ) -> None:
-        """Create recorded group `name` with zero records: its `step` array and one array per variable."""
-        _run(self._create_group(name, specs, block_size, attrs))
+        """Create recorded group `name` with zero records: its `step` array, one array per variable, its coordinates.
 
-    async def _create_group(self, name, specs, block_size, attrs) -> None:
+        Coordinates are written whole, before the group's first commit; each variable's `coordinates`
+        attribute lists the non-dimension coordinates along its dimensions (the CF convention xarray
+        reads), so they open as coordinates, not data.
+        """
+        _run(self._create_group(name, specs, block_size, attrs, coords))
+
+    async def _create_group(self, name, specs, block_size, attrs, coords) -> None:
         if await self.root.contains(name):
             raise StoreError(f"record store: group {name!r} already exists (a static group?); pick another name")
         group = await self.root.create_group(name, attributes={**dict(attrs), "committed": 0})
@@ -228,12 +246,15 @@ class ZarrSide:
         for var, (shape, meta) in specs.items():
             dtype = meta.numpy_dtype
             record_bytes = max(1, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+            aux = [c for c, coord in coords.items() if c != coord.dim and coord.dim in meta.dims]
             jobs[var] = group.create_array(  # overwrite: leftovers of a group whose deletion was cut short
                 var, overwrite=True, shape=(0, *shape), chunks=(chunk_steps(record_bytes, block_size), *(max(1, s) for s in shape)),
                 dtype=_zarr_dtype(meta), fill_value=fill_value_for(dtype),
-                dimension_names=["step", *meta.dims], attributes=meta.array_attrs(),
+                dimension_names=["step", *meta.dims],
+                attributes={**meta.array_attrs(), **({"coordinates": " ".join(aux)} if aux else {})},
             )
         arrays = await asyncio.gather(*jobs.values())
+        await asyncio.gather(*(_write_whole(group, c, coord.values, coord.meta) for c, coord in coords.items()))
         self._groups[name], self._arrays[name], self._length[name] = group, dict(zip(jobs, arrays)), 0
 
     def write_block(self, name: str, steps: list[int], rows: Mapping[str, list[np.ndarray]]) -> int:
@@ -300,14 +321,24 @@ class ZarrSide:
             return
         group = await self.root.create_group(name, attributes=dict(attrs))
         for var, value in values.items():
-            m = meta[var]
-            await group.create_array(
-                var, data=None, shape=value.shape, chunks=tuple(max(1, s) for s in value.shape), dtype=_zarr_dtype(m),
-                fill_value=fill_value_for(m.numpy_dtype), dimension_names=list(m.dims), attributes=m.array_attrs(),
-            )
-            arr = await group.getitem(var)
-            await arr.setitem(..., value)
+            await _write_whole(group, var, value, meta[var])
         await group.update_attributes({"static": True})  # written last: the static group's commit marker
+
+
+async def _write_whole(group: AsyncGroup, var: str, value: Any, meta: VarMeta) -> None:
+    """One array without a step dimension (a static variable or a coordinate), written whole in one chunk."""
+    value = np.asarray(value, dtype=meta.numpy_dtype)
+    arr = await group.create_array(
+        var, overwrite=True, shape=value.shape, chunks=tuple(max(1, s) for s in value.shape), dtype=_zarr_dtype(meta),
+        fill_value=fill_value_for(meta.numpy_dtype), dimension_names=list(meta.dims), attributes=meta.array_attrs(),
+    )
+    await arr.setitem(..., value)
+
+
+def _along_step(arr: AsyncArray) -> bool:
+    """True for the arrays that grow with records (first dimension `step`); False for coordinates."""
+    names = getattr(arr.metadata, "dimension_names", None) or ()
+    return bool(names) and names[0] == "step"
 
 
 def _run(coro: Any) -> Any:

@@ -1,7 +1,7 @@
 """The record store's vocabulary: schema version, dimension names, variable metadata and store errors.
 
-Shared by the writer (`recorders.store`), its Zarr side (`recorders.store_disk`) and the reader
-helper (`recorders.store_read`). numpy only: nothing here imports torch, zarr or xarray.
+Shared by the writer (`recorders.store`), its Zarr side (`recorders.store_disk`) and the one
+reader (`workbench.store`). numpy only: nothing here imports torch, zarr or xarray.
 """
 
 from __future__ import annotations
@@ -19,17 +19,29 @@ __all__ = [
     "StoreError",
     "StoreSchemaError",
     "StoreWriteError",
+    "Coord",
     "VarMeta",
     "check_name",
 ]
 
 # Bump when a reader of the previous version would misread a new store (docs/store.md, "Versions").
-SCHEMA_VERSION = 1
+# 2: places (parameter and hook sites, matrices, statistics) are coordinates, not parts of names.
+SCHEMA_VERSION = 2
 
 # The one vocabulary of dimension names, in code and in the store alike. `step` is implied for
 # every variable of a recorded group and is never listed in VarMeta.dims.
 DIMENSIONS = (
-    "step", "layer", "head_index", "batch", "pos", "query_pos", "key_pos", "d_model", "d_mlp",
+    "step",
+    "site",  # a parameter (named_parameters() name) or a hook point (its module path)
+    "layer",  # transformer block index, 0..L-1
+    "head_index",  # attention head within a layer, 0..H-1
+    "matrix",  # a per-layer weight matrix: W_Q, W_K, W_V, W_O (attention), W_in, W_out (MLP)
+    "batch",  # probe item
+    "pos",  # token position
+    "query_pos",
+    "key_pos",
+    "d_model",
+    "d_mlp",
     "item",  # a questionnaire item of the probed item set (constructs group)
     "item_b",  # the second item of an item x item matrix
     "construct",  # a construct (scale) of the item set
@@ -37,6 +49,10 @@ DIMENSIONS = (
     "factor_b",  # the second factor of a factor x factor matrix
     "condition",  # real labels or a negative control (shuffled labels k, scrambled dimensions)
 )
+
+# Dimensions that get an integer coordinate 0..n-1 when a group gives none (positions and indices
+# a reader selects by label); the wide feature axes stay without one.
+INDEX_DIMENSIONS = ("layer", "head_index", "batch", "pos", "query_pos", "key_pos")
 
 # "str" is a variable-length UTF-8 string (Zarr v3 data type "string"), for static groups only.
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "str")
@@ -55,6 +71,43 @@ class StoreSchemaError(StoreError):
 
 class StoreWriteError(RuntimeError):
     """Writing to the store failed in the background writer thread (the cause is chained)."""
+
+
+@dataclass(frozen=True)
+class Coord:
+    """Labels along one dimension of a recorded group, stored once (no `step`) beside its variables.
+
+    The key it is stored under names it: the same name as `dim` makes a dimension coordinate (an
+    index: `ds.sel(site="wte.weight")`), another name a non-dimension coordinate along `dim`
+    (`layer` along `site`, so `ds.norm.groupby("layer")` works). Values are 1-D, one per position.
+
+    >>> Coord("site", ["wte.weight", "blocks.0.ln_1.weight"], "parameter").values.dtype.kind
+    'O'
+    """
+
+    dim: str
+    values: Any
+    long_name: str
+    units: str = "1"
+
+    def __post_init__(self) -> None:
+        if self.dim not in DIMENSIONS or self.dim == "step":
+            raise StoreError(f"Coord dim {self.dim!r} is not accepted; accepted: {', '.join(DIMENSIONS[1:])}")
+        values = np.asarray(self.values)
+        if values.ndim != 1:
+            raise StoreError(f"Coord along {self.dim!r}: values must be 1-D, got shape {values.shape}")
+        if values.dtype.kind in "USO":
+            values = values.astype(object)
+        elif values.dtype.kind not in "iub":
+            raise StoreError(f"Coord along {self.dim!r}: values must be integers or text, got dtype {values.dtype}")
+        else:
+            values = values.astype(np.int64)
+        object.__setattr__(self, "values", values)
+
+    @property
+    def meta(self) -> VarMeta:
+        """How the coordinate is stored: an array over its one dimension."""
+        return VarMeta((self.dim,), self.long_name, self.units, "none: labels", "str" if self.values.dtype == object else "int64")
 
 
 def check_name(kind: str, name: str) -> str:

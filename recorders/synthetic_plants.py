@@ -24,45 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Planted", "sigmoid", "param_sites", "head_sites", "spectral_sites", "stats_sites", "resid_sites"]
-
-PARAMS_PER_LAYER = (
-    "ln1.weight", "ln1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.out.weight", "attn.out.bias",
-    "ln2.weight", "ln2.bias", "mlp.fc_in.weight", "mlp.fc_in.bias", "mlp.fc_out.weight", "mlp.fc_out.bias",
-)
-
+__all__ = ["Planted", "sigmoid"]
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """The logistic function 1 / (1 + exp(-x)), elementwise."""
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
-
-
-def param_sites(n_layers: int) -> list[str]:
-    """Parameter names as `GPT.named_parameters()` gives them (docs/architecture.md)."""
-    per_layer = [f"blocks.{lyr}.{p}" for lyr in range(n_layers) for p in PARAMS_PER_LAYER]
-    return ["wte.weight", "wpe.weight", *per_layer, "ln_final.weight", "ln_final.bias"]
-
-
-def head_sites(n_layers: int) -> list[str]:
-    """Per-head slices, TransformerLens names: blocks.{l}.attn.W_Q, W_K, W_V, W_O."""
-    return [f"blocks.{lyr}.attn.{w}" for lyr in range(n_layers) for w in ("W_Q", "W_K", "W_V", "W_O")]
-
-
-def spectral_sites(n_layers: int) -> list[str]:
-    """Matrices with recorded spectra: the whole-layer W_Q, W_K, W_V, W_O and the MLP weights."""
-    mlp = [f"blocks.{lyr}.mlp.fc_{k}.weight" for lyr in range(n_layers) for k in ("in", "out")]
-    return head_sites(n_layers) + mlp
-
-
-def stats_sites(n_layers: int) -> list[str]:
-    """Hook sites with activation statistics."""
-    kinds = ("hook_attn_out", "mlp.hook_post", "hook_mlp_out", "hook_resid_post")
-    return ["blocks.0.hook_resid_pre"] + [f"blocks.{lyr}.{k}" for lyr in range(n_layers) for k in kinds]
-
-
-def resid_sites(n_layers: int) -> list[str]:
-    """Residual-stream sites sampled in act_sample: the input of layer 0 and the output of every layer."""
-    return ["blocks.0.hook_resid_pre"] + [f"blocks.{lyr}.hook_resid_post" for lyr in range(n_layers)]
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.lr": 6e-4, "train.min_lr": 6e-5, "train.warmup_steps": 500, "train.grad_clip": 1.0,
         "train.eval_every": 250, "train.checkpoint_every": 500,
     },
-    # The published Seedling run on one T4 (DESIGN.md section 4): ~51.3M parameters.
+    # The published Seedling run on one T4 (docs/data.md, README): ~51.3M parameters.
     "seedling": {
         "model.n_layers": 8, "model.n_heads": 8, "model.d_model": 512, "model.n_ctx": 1024,
         "model.d_vocab": 50000, "model.dropout": 0.05, "model.init": "seedling",

@@ -10,7 +10,7 @@ import pytest
 
 _READY = all(importlib.util.find_spec(m) is not None for m in ("seedling.train", "recorders.recorder"))
 
-# The command DESIGN.md promises forms an induction head with its default settings: no --set flags.
+# The command README promises forms an induction head with its default settings: no --set flags.
 INDUCTION_ARGS = ["--preset", "tiny", "--data", "synthetic:induction", "--record", "every=10", "--quiet",
                   "--device", "cpu"]
 

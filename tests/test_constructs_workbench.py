@@ -61,7 +61,8 @@ def write_run(run_dir, items, seed):
             for p in model.parameters():
                 p.add_(0.02 * torch.randn_like(p))
         rec = collect([group], RecordContext(model, probe, None))["constructs"]
-        writer.append("constructs", step, rec, group.variables(model, probe), attrs=group.group_attrs(probe))
+        writer.append("constructs", step, rec, group.variables(model, probe), attrs=group.group_attrs(probe),
+                      coords=group.coords(model, probe))
     writer.close()
     return wb.open_run(run_dir)
 

@@ -78,7 +78,7 @@ def test_heads_step_slider_and_head_choice(runs_dir, monkeypatch):
     at = app(runs_dir, "heads", monkeypatch)
     steps = at.select_slider(key="heads_step").options
     assert steps[0] == "0" and len(steps) == 12
-    assert (at.number_input(key="heads_layer").value, at.number_input(key="heads_head").value) == (1, 2)  # planted
+    assert (at.number_input(key="heads_layer").value, at.number_input(key="heads_head").value) == (1, 3)  # planted
     at.select_slider(key="heads_step").set_value(20).run()
     at.number_input(key="heads_layer").set_value(0).run()
     at.number_input(key="heads_head").set_value(0).run()
@@ -93,7 +93,7 @@ def test_heads_step_slider_and_head_choice(runs_dir, monkeypatch):
 def test_heads_grid_is_labelled_with_roles(runs_dir, monkeypatch):
     at = app(runs_dir, "heads", monkeypatch)
     grid = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
-    assert grid["text"][1][2] == "induction"  # the planted induction head, at the last step
+    assert grid["text"][1][3] == "induction"  # the planted induction head (1, 3), at the last step
 
 
 def test_compare_overlays_two_runs(runs_dir, monkeypatch):

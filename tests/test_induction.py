@@ -1,4 +1,4 @@
-"""DESIGN.md's promise: the tiny preset on synthetic:induction, with default settings, forms an induction head.
+"""The project's promise: the tiny preset on synthetic:induction, with default settings, forms an induction head.
 
 Runs the real command (`python -m seedling.train --preset tiny --data synthetic:induction --record
 every=10`, no --set flags; trained once per session in tests/conftest.py) and reads its store.

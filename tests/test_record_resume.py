@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from recorders.spec import GROUPS
-from recorders.store import committed_dataset
 from tests.train_util import REPO, cli_args, env, run_cli
+from workbench.store import read_group as committed_dataset
 
 STEPS = 20
 EXTRA = ["model.n_layers=2", "train.checkpoint_every=4", "train.eval_every=1000"]

@@ -70,6 +70,8 @@ def test_recorded_run_writes_every_group_and_trains_exactly_as_without(tmp_path,
         assert ds.attrs["committed"] == len(want)
         for var in ds.data_vars:
             assert ds[var].attrs["long_name"] and "units" in ds[var].attrs, (group, var)
+    norms = xr.open_zarr(store, group="weight_norm", consolidated=False)
+    assert list(norms["site"].values) == [n for n, _ in rec.model.named_parameters()]
     heads = xr.open_zarr(store, group="head_scores", consolidated=False)
     assert heads["induction"].dims == ("step", "layer", "head_index") and heads.sizes["batch"] == 3
     probe = xr.open_zarr(store, group="probe", consolidated=False)
@@ -80,3 +82,5 @@ def test_recorded_run_writes_every_group_and_trains_exactly_as_without(tmp_path,
     grads = xr.open_zarr(store, group="grad_norm", consolidated=False)
     clip = rec.config.train.grad_clip
     np.testing.assert_allclose(grads["global_norm_clipped"], np.minimum(grads["global_norm"], clip), rtol=1e-6)
+    # The per-site gradient norms add up (in squares) to the global norm the optimizer step used.
+    np.testing.assert_allclose(np.sqrt((grads["norm"].values.astype(np.float64) ** 2).sum(1)), grads["global_norm"], rtol=1e-4)

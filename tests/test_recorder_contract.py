@@ -1,9 +1,12 @@
 """The contract every group recorder passes, and the scoping of hooks to record steps.
 
 Every recorder in `recorders.spec.GROUPS`: its record has exactly the declared variables, each of
-the declared shape (dims from the store vocabulary, sizes from the model and probe), finite,
-identical for the same model, with long_name and units; names are hook names, parameter names or
-metric names. A new recorder added to `build_groups` is checked here without a new test.
+the declared shape (dims from the store vocabulary, sizes from the model and probe), finite (NaN
+only where its `reduction` says so), identical for the same model, with long_name and units;
+variable names name quantities, never places (schema 2: sites, layers and heads are coordinates);
+its coordinates label its dimensions, sites are parameter or hook names; and the record goes
+through the real writer and the one reader with its coordinates intact. A new recorder added to
+`build_groups` is checked here without a new test.
 """
 
 import copy
@@ -20,10 +23,11 @@ from recorders.groups import RecordContext, build_groups
 from recorders.item_probe import item_probe_for_run
 from recorders.probe import build_probe
 from recorders.spec import GROUPS, OPTIONAL_GROUPS
-from recorders.store import DIMENSIONS, VarMeta
+from recorders.store import DIMENSIONS, StoreWriter, VarMeta
 from seedling.config import preset
 from seedling.data.constructs import construct_tokenizer
 from seedling.model import GPT
+from workbench.store import read_group
 
 ALL_GROUPS = GROUPS + OPTIONAL_GROUPS
 
@@ -46,10 +50,12 @@ def trained_two_steps(model, groups):
         if step == 1:
             for rec in groups:
                 rec.after_backward(model)
+            before = {n: p.detach().clone() for n, p in model.named_parameters()}
         opt.step()
         opt.zero_grad()
-    return SimpleNamespace(step=2, loss=loss.item(), lr=1e-2, tokens=144, grad_norm=1.5, grad_norm_clipped=1.0,
-                           loss_scale=1.0)
+    state = SimpleNamespace(step=2, loss=loss.item(), lr=1e-2, tokens=144, grad_norm=1.5, grad_norm_clipped=1.0,
+                            loss_scale=1.0)
+    return state, before
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +67,13 @@ def recorded():
     for _ in range(2):  # the same model twice: records must be identical
         model = make_model()
         groups = build_groups(ALL_GROUPS, probe)
-        state = trained_two_steps(model, groups)
-        runs.append((model, groups, collect(groups, RecordContext(model, probe, state))))
+        state, before = trained_two_steps(model, groups)
+        runs.append((model, groups, collect(groups, RecordContext(model, probe, state, before))))
     return probe, runs
 
 
-NAME = re.compile(
-    r"^(train_loss|probe_loss|probe_loss_by_pos|icl_score|lr|tokens|pattern|global_norm|global_norm_clipped|loss_scale"
-    r"|(entropy|entropy_normalized|previous_token|first_token|induction)(_by_item)?"
-    r"|item_embedding(_last)?|cosine|centred_cosine|(empirical_)?recovery(_spearman)?|(empirical_)?mantel_p|hit_rate"
-    r"|domains_recovered(_target)?|congruence|rmsr|(unrotated_|blind_)?loading|factor_correlation|(blind_)?daal"
-    r"|factor_congruence"
-    r"|alignment(_own_minus_mean|_own_minus_max)?)$"
-)
+# A quantity's name: lower-case words. A dot, a digit run or a parameter name would be a place in a name.
+NAME = re.compile(r"^[a-z]+(_[a-z0-9]+)*$")
 
 
 def expected_size(dim, model, probe):
@@ -92,30 +92,54 @@ def test_group_recorder_contract(recorded, group):
     meta = recorder.variables(model, probe)
     values = rec[group]
     assert set(values) == set(meta), f"{group}: undeclared or missing variables {set(values) ^ set(meta)}"
-    params = dict(model.named_parameters())
-    hooks = model.hook_points
+    coords = recorder.coords(model, probe)
+    sizes = {}
     for name, m in meta.items():
         assert isinstance(m, VarMeta) and m.long_name and m.units and m.reduction
         assert all(d in DIMENSIONS and d != "step" for d in m.dims)
-        site = name.rsplit(".", 1)[0]
-        assert (name in params or name in hooks or NAME.match(name) or re.fullmatch(r"blocks\.\d+\.attn\.W_[QKVO]", name)
-                or site in params or site in hooks or re.fullmatch(r"blocks\.\d+\.attn\.W_[QKVO]", site)), name
+        assert NAME.match(name), f"{group}/{name}: a variable is named for its quantity, not its place"
         v = values[name]
         assert v.dtype == m.numpy_dtype and v.ndim == len(m.dims), (name, v.shape, m.dims)
         for dim, n in zip(m.dims, v.shape, strict=True):
             want = expected_size(dim, model, probe)
             assert want is None or n == want, (name, dim, n, want)
+            assert sizes.setdefault(dim, n) == n, f"{group}: dimension {dim} has two sizes"
         finite = np.isfinite(v.astype(np.float64))
-        assert finite.all(), f"{group}/{name} is not finite"
+        assert finite.all() or "NaN" in m.reduction, f"{group}/{name} is not finite and does not say where NaN is"
+        assert finite.any(), f"{group}/{name} is all NaN"
         np.testing.assert_array_equal(v, rec2[group][name], err_msg=f"{group}/{name} is not deterministic")
     assert isinstance(recorder.group_attrs(probe), dict)
+    assert "site" not in sizes or "site" in coords, f"{group}: a site dimension needs its site coordinate"
+    places = set(dict(model.named_parameters())) | set(model.hook_points)
+    for cname, c in coords.items():
+        assert c.dim in sizes and len(c.values) == sizes[c.dim], (cname, c.dim)
+        if cname == "site":
+            assert set(c.values) <= places, f"{group}: sites that are neither parameters nor hook points"
+
+
+@pytest.mark.parametrize("group", ALL_GROUPS)
+def test_group_record_round_trips_through_writer_and_reader(recorded, group):
+    probe, [(model, groups, rec), _] = recorded
+    recorder = next(g for g in groups if g.group == group)
+    url = f"memory://contract-{group}/records.zarr"
+    meta, coords = recorder.variables(model, probe), recorder.coords(model, probe)
+    with StoreWriter(url, root_attrs={}) as w:
+        for step in (2, 3):
+            w.append(group, step, rec[group], meta, attrs=recorder.group_attrs(probe), coords=coords)
+    ds = read_group(url, group)
+    assert ds["step"].values.tolist() == [2, 3]
+    for name, m in meta.items():
+        assert ds[name].dims == ("step", *m.dims) and ds[name].attrs["units"] == m.units
+        np.testing.assert_array_equal(ds[name].values[0], rec[group][name])
+    for cname, c in coords.items():
+        assert cname in ds.coords and list(ds[cname].values) == list(c.values)
 
 
 def test_collect_leaves_no_hooks_restores_mode_and_does_not_touch_training(recorded):
     probe, _ = recorded
     model = make_model()
     groups = build_groups(ALL_GROUPS, probe)
-    state = trained_two_steps(model, groups)
+    state, _ = trained_two_steps(model, groups)
     before = copy.deepcopy(model.state_dict())
     rng = torch.get_rng_state()
     model.train()

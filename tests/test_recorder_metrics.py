@@ -1,4 +1,4 @@
-"""The pure metrics against hand computations, scipy and numpy (METRICS.md definitions)."""
+"""The pure metrics against hand computations, scipy and numpy (docs/recorders.md, docs/analyses.md definitions)."""
 
 import math
 
@@ -9,7 +9,7 @@ import torch
 
 from recorders.metrics import attention as A
 from recorders.metrics.activations import dead_fraction, moments
-from recorders.metrics.weights import frobenius_by_site, head_matrices, spectral_by_site
+from recorders.metrics.weights import MATRICES, head_slice_norms, layer_matrices, site_norms, spectra
 
 
 def random_pattern(B=3, H=2, T=7, seed=0):
@@ -80,29 +80,47 @@ def test_dead_fraction_counts_neurons_silent_everywhere():
     assert float(dead_fraction(post)) == 0.5  # neurons 1 and 2 never fire
 
 
+def _one_layer(D, seed):
+    g = torch.Generator().manual_seed(seed)
+    return {"blocks.0.attn.qkv.weight": torch.randn(3 * D, D, generator=g),
+            "blocks.0.attn.out.weight": torch.randn(D, D, generator=g),
+            "blocks.0.mlp.fc_in.weight": torch.randn(4 * D, D, generator=g),
+            "blocks.0.mlp.fc_out.weight": torch.randn(D, 4 * D, generator=g)}
+
+
 def test_per_head_norms_are_the_architecture_slices():
     D, nh = 8, 2
-    g = torch.Generator().manual_seed(2)
-    params = {"blocks.0.attn.qkv.weight": torch.randn(3 * D, D, generator=g),
-              "blocks.0.attn.out.weight": torch.randn(D, D, generator=g)}
-    norms = frobenius_by_site(params, nh)
+    params = _one_layer(D, 2)
+    norms = head_slice_norms(layer_matrices(params, 1), nh)  # (matrix, layer, head_index)
     qkv, out = params["blocks.0.attn.qkv.weight"], params["blocks.0.attn.out.weight"]
     hs = D // nh
+    k, o, q = MATRICES.index("W_K"), MATRICES.index("W_O"), MATRICES.index("W_Q")
     for h in range(nh):
-        assert float(norms["blocks.0.attn.W_K"][h]) == pytest.approx(float(qkv[D + h * hs : D + (h + 1) * hs].norm()))
-        assert float(norms["blocks.0.attn.W_O"][h]) == pytest.approx(float(out[:, h * hs : (h + 1) * hs].norm()))
-    assert float((norms["blocks.0.attn.W_Q"] ** 2).sum()) == pytest.approx(float(qkv[:D].norm() ** 2), rel=1e-5)
-    assert head_matrices(params, nh)["blocks.0.attn.W_V"].shape == (nh, hs, D)
+        assert float(norms[k, 0, h]) == pytest.approx(float(qkv[D + h * hs : D + (h + 1) * hs].norm()))
+        assert float(norms[o, 0, h]) == pytest.approx(float(out[:, h * hs : (h + 1) * hs].norm()))
+    assert float((norms[q, 0] ** 2).sum()) == pytest.approx(float(qkv[:D].norm() ** 2), rel=1e-5)
+    assert torch.isnan(norms[MATRICES.index("W_in")]).all()  # the MLP has no heads
+
+
+def test_site_norms_are_one_fused_frobenius_per_tensor():
+    tensors = list(_one_layer(4, 5).values()) + [torch.zeros(3)]
+    got = site_norms(tensors)
+    assert got.shape == (5,) and got.dtype == torch.float32
+    for t, n in zip(tensors, got):
+        assert float(n) == pytest.approx(float(np.linalg.norm(t.numpy())), rel=1e-6)
 
 
 def test_spectra_match_numpy():
     D = 6
-    w = torch.randn(3 * D, D, generator=torch.Generator().manual_seed(3))
-    s = spectral_by_site({"blocks.1.attn.qkv.weight": w, "blocks.1.mlp.fc_in.weight": w[:D]}, n_heads=2)
-    sv = np.linalg.svd(w[D : 2 * D].double().numpy(), compute_uv=False)
-    assert float(s["blocks.1.attn.W_K.sigma_max"]) == pytest.approx(sv[0], rel=1e-5)
-    assert float(s["blocks.1.attn.W_K.stable_rank"]) == pytest.approx((sv**2).sum() / sv[0] ** 2, rel=1e-5)
-    assert "blocks.1.mlp.fc_in.weight.sigma_max" in s
+    params = _one_layer(D, 3)
+    sigma, rank = spectra(layer_matrices(params, 1))
+    w_k = params["blocks.0.attn.qkv.weight"][D : 2 * D].double().numpy()
+    sv = np.linalg.svd(w_k, compute_uv=False)
+    k = MATRICES.index("W_K")
+    assert float(sigma[k, 0]) == pytest.approx(sv[0], rel=1e-5)
+    assert float(rank[k, 0]) == pytest.approx((sv**2).sum() / sv[0] ** 2, rel=1e-5)
+    sv_in = np.linalg.svd(params["blocks.0.mlp.fc_in.weight"].double().numpy(), compute_uv=False)
+    assert float(sigma[MATRICES.index("W_in"), 0]) == pytest.approx(sv_in[0], rel=1e-5)
 
 
 def test_the_induction_probe_has_one_earlier_match_per_query_when_the_alphabet_allows():

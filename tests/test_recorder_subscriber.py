@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from recorders import Recorder
-from recorders.store import committed_dataset
 from seedling.data import prepare
 from seedling.train.loop import Trainer
 from tests.train_util import tiny_config
+from workbench.store import read_group as committed_dataset
 
 
 def test_malformed_spec_is_a_one_line_value_error(tmp_path):

@@ -23,13 +23,13 @@ from recorders.store import (
     StoreWriteError,
     StoreWriter,
     VarMeta,
-    committed_dataset,
-    store_summary,
 )
 from tests.store_appender import META, SHAPES, expected
+from workbench.store import read_group as committed_dataset
+from workbench.store import store_summary
 
 ROOT = Path(__file__).resolve().parents[1]
-# zarr warns when a listing meets the writer's temporary files (recorders.store_read filters it; pytest resets filters)
+# zarr warns when a listing meets the writer's temporary files (workbench.store filters it; pytest resets filters)
 pytestmark = pytest.mark.filterwarnings("ignore:Object at .*partial is not recognized")
 ATTRS = {"package_version": "0.1.0", "config": {"model": {"n_layer": 2}}}
 ENT = {
@@ -49,7 +49,8 @@ def _assert_consistent(path, group: str, shapes: dict) -> xr.Dataset:
     """A group at rest: every array as long as the commit marker, steps strictly increasing, values as planted."""
     g = zarr.open_group(str(path), mode="r")[group]
     n = g.attrs["committed"]
-    assert {name: a.shape[0] for name, a in g.arrays()} == {name: n for name in g.array_keys()}
+    along = {name: a.shape[0] for name, a in g.arrays() if a.metadata.dimension_names[0] == "step"}
+    assert along == {name: n for name in along} and set(along) >= {"step", *shapes}
     ds = xr.open_zarr(str(path), group=group, consolidated=False)  # a plain reader can open it now
     steps = ds["step"].values
     assert np.all(np.diff(steps) > 0)
@@ -110,9 +111,10 @@ def test_blocks_bound_the_number_of_files(tmp_path):
         for step, vals in _records(1000, every=1):
             w.append("attn_entropy", step, vals, ENT)
     files = [p for p in (path / "attn_entropy").rglob("*") if p.is_file()]
-    # 3 arrays x (chunks of 1024 steps for these small records: 1, + zarr.json) + the group's zarr.json;
+    # 3 arrays x (chunks of 1024 steps for these small records: 1, + zarr.json), 2 index coordinates
+    # (layer, head_index: one chunk + zarr.json each) + the group's zarr.json;
     # one-record appends would have made 3 x 1000 chunk files
-    assert len(files) == 3 * (1 + 1) + 1
+    assert len(files) == 3 * (1 + 1) + 2 * 2 + 1
     assert zarr.open_array(str(path / "attn_entropy" / "entropy")).chunks == (1024, 2, 3)
     ds = committed_dataset(path, "attn_entropy")
     assert ds.sizes["step"] == 1000 and float(ds["entropy"][-1, 1, 2]) == 999 + 5
@@ -229,7 +231,7 @@ def test_user_errors_are_clear(tmp_path):
             m = VarMeta(("pos",), "x", "1", "none")
             w.append("other", 0, {"a": np.zeros(2), "b": np.zeros(3)}, {"a": m, "b": m})
         w.append("attn_entropy", 6, vals, ENT)  # the writer still works after refused calls
-    with pytest.raises(StoreError, match="unknown dimension name 'heads'; accepted: layer, head_index"):
+    with pytest.raises(StoreError, match="unknown dimension name 'heads'; accepted: site, layer, head_index"):
         VarMeta(("heads",), "x", "1", "none")
     with pytest.raises(StoreError, match="leave out 'step'"):
         VarMeta(("step", "layer"), "x", "1", "none")
@@ -326,5 +328,6 @@ def test_reader_sees_only_complete_records_while_writer_appends(tmp_path):
 
 
 def test_import_needs_no_torch():
-    code = "import sys, recorders, recorders.store, recorders.synthetic_store; recorders.StoreWriter; assert 'torch' not in sys.modules"
+    code = ("import sys, recorders, recorders.store, workbench.store; recorders.StoreWriter; workbench.read_group; "
+            "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

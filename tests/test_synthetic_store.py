@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from recorders.store import StoreError, committed_dataset, store_summary
+from recorders.spec import GROUPS as RECORDED
+from recorders.store import StoreError
 from recorders.synthetic_store import main, make_synthetic_store
+from workbench.store import read_group as committed_dataset
+from workbench.store import store_summary
 
-GROUPS = {"loss", "optim", "weight_norm", "grad_norm", "update_ratio", "attn_entropy", "attn_pattern",
-          "head_scores", "act_stats", "act_sample", "probe"}
+GROUPS = {*RECORDED, "probe"}  # every group a run records, written through the real writer
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +36,12 @@ def test_every_group_with_its_shapes(store):
     rows = pattern.values.astype(np.float64).sum(-1)
     np.testing.assert_allclose(rows, 1.0, atol=5e-3)  # each query's attention is a distribution (float16)
     assert np.all(np.triu(pattern.values[-1, 0, 0], 1) == 0)  # causal
-    sample = committed_dataset(path, "act_sample")
-    assert sample["blocks.1.hook_resid_post"].dims == ("step", "batch", "pos", "d_model")
-    assert sample["blocks.1.hook_resid_post"].dtype == np.float16
+    sample = committed_dataset(path, "act_sample")["resid"]
+    assert sample.dims == ("step", "site", "batch", "pos", "d_model") and sample.dtype == np.float16
+    assert sample.sel(site="blocks.1.hook_resid_post").dims == ("step", "batch", "pos", "d_model")
+    norms = committed_dataset(path, "weight_norm")
+    assert norms["norm"].dims == ("step", "site") and "blocks.1.attn.qkv.weight" in norms["site"].values
+    assert norms["layer"].sel(site="blocks.1.attn.qkv.weight") == 1 and norms["layer"].sel(site="wte.weight") == -1
     probe = committed_dataset(path, "probe")
     assert probe["tokens"].shape == (3, 16) and probe["text"].shape == (3,)
     ind = probe["induction_tokens"].values
@@ -47,7 +52,7 @@ def test_planted_curves(store):
     path, plant = store
     scores = committed_dataset(path, "head_scores")
     layer, head = plant.induction_head
-    ind = scores["induction"].isel(layer=layer, head_index=head)  # layer/head_index have no coordinate: isel
+    ind = scores["induction"].sel(layer=layer, head_index=head)
     steps = scores["step"].values
     # the steepest rise of the planted head is at the planted midpoint (within one record)
     rise = steps[np.argmax(np.diff(ind.values))]

@@ -20,7 +20,10 @@ def run_dir(tmp_path_factory):
 def test_summary_reports_roles_and_induction_onset_with_ci(run_dir, capsys):
     assert main(["summary", str(run_dir), "--fast"]) == 0
     out = capsys.readouterr().out
-    assert "layer 1 head 2: induction from step" in out and "layer 0 head 1: previous_token from step 350" in out
+    # The planted truth (recorders.synthetic_plants): induction head (1, 3), midpoint 0.30 x 2000 steps;
+    # previous-token head (0, 2), midpoint 500.
+    assert "layer 1 head 3: induction from step" in out and "layer 0 head 2: previous_token from step 500" in out
+    assert "midpoint step 600 [" in out
     assert "induction phase change DETECTED" in out and "onset (12% of rise) step" in out and "95% CI" in out
     assert "final loss (loss/train_loss)" in out
 
@@ -30,12 +33,21 @@ def test_export_tidy_tables(run_dir, tmp_path):
     hs = pd.read_parquet(tmp_path / "t" / "head_scores.parquet")
     assert list(hs.columns) == COLUMNS
     assert len(hs) == 41 * 3 * 2 * 4  # by-item scores are not trajectories: left out
-    row = hs[(hs.site == "induction") & (hs.layer == 1) & (hs["head"] == 2) & (hs.step == 2000)]
+    row = hs[(hs.statistic == "induction") & (hs.layer == 1) & (hs["head"] == 3) & (hs.step == 2000)]
     assert row["value"].item() == pytest.approx(float(wb.open_run(run_dir).variable("head_scores", "induction")
-                                                      .sel(step=2000, layer=1, head_index=2)), rel=1e-6)
+                                                      .sel(step=2000, layer=1, head_index=3)), rel=1e-6)
+    assert set(hs["unit"]) == {"probability"}
     assert main(["export", str(run_dir), "--format", "csv", "--out", str(tmp_path / "c")]) == 0
     metrics = pd.read_csv(tmp_path / "c" / "metrics.csv")
-    assert set(metrics["site"]) >= {"loss", "lr", "val_loss"} and metrics["layer"].isna().all()
+    assert set(metrics["statistic"]) >= {"loss", "lr", "val_loss"} and metrics["layer"].isna().all()
+    # Parameter statistics: one row per (step, site), the site's block in `layer`, the statistic named.
+    wn = pd.read_csv(tmp_path / "c" / "weight_norm.csv")
+    qkv = wn[(wn.site == "blocks.1.attn.qkv.weight") & (wn.step == 2000)]
+    assert qkv["statistic"].tolist() == ["norm"] and qkv["layer"].tolist() == [1]
+    assert wn.loc[wn.site == "wte.weight", "layer"].isna().all()
+    mats = pd.read_csv(tmp_path / "c" / "matrices.csv")
+    assert set(mats["statistic"]) == {"weight_norm", "grad_norm", "update_ratio", "sigma_max", "stable_rank"}
+    assert set(mats["site"]) == {"W_Q", "W_K", "W_V", "W_O", "W_in", "W_out"}
     assert tidy_group(wb.open_run(run_dir), "probe").empty
 
 

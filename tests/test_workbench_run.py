@@ -21,15 +21,35 @@ def test_open_run_groups_and_labels(tmp_path):
     ind = run.variable("head_scores", "induction")
     assert ind.dims == ("step", "layer", "head_index") and ind["step"].values[1] == 50
     assert ind.attrs["units"] == "probability"
-    assert run.config["model"]["n_layer"] == 2
-    assert set(run.metrics["event"]) == {"step", "eval"} and len(run.metrics) == 42
-    stacked = run.stack_layers("act_sample", r"blocks\.(\d+)\.hook_resid_post")
-    assert stacked.dims == ("step", "layer", "batch", "pos", "d_model") and list(stacked["layer"].values) == [0, 1]
+    assert run.config["model"]["n_layers"] == 2
+    assert set(run.metrics["event"]) == {"step", "eval"} and len(run.metrics) == 2000 + 10
+    resid = wb.resid_by_layer(run.variable("act_sample", "resid"))
+    assert resid.dims == ("step", "layer", "batch", "pos", "d_model") and list(resid["layer"].values) == [0, 1]
     assert "probe" in run.groups and "step" not in run.group("probe").dims
 
 
+def test_places_are_coordinates_not_names(tmp_path):
+    """Schema 2: xarray opens a group with its sites as coordinates; no reader parses names."""
+    import xarray as xr
+
+    run_dir = make_run(tmp_path / "r")
+    ds = xr.open_zarr(run_dir / "records.zarr", group="weight_norm", consolidated=False)
+    assert {"site", "layer", "component"} <= set(ds.coords) and list(ds.data_vars) == ["norm"]
+    run = wb.open_run(run_dir)
+    norm = run.variable("weight_norm", "norm")
+    assert norm.sel(site="blocks.1.attn.qkv.weight").dims == ("step",)
+    by_layer = norm.groupby("layer").mean()
+    assert sorted(by_layer["layer"].values.tolist()) == [-1, 0, 1]
+    mats = run.group("matrices")
+    assert mats["weight_norm"].dims == ("step", "matrix", "layer", "head_index")
+    assert list(mats["matrix"].values) == ["W_Q", "W_K", "W_V", "W_O", "W_in", "W_out"]
+    assert np.isnan(mats["weight_norm"].sel(matrix="W_in").values).all()
+    stats = run.group("act_stats")
+    assert stats["kurtosis"].attrs["units"] == "1" and stats["rms"].attrs["units"] == "activation units"
+
+
 def test_reads_only_committed_records_of_a_store_being_written(tmp_path):
-    run = wb.open_run(make_run(tmp_path / "r", n_records=20, committed=15, extra_rows=3))
+    run = wb.open_run(make_run(tmp_path / "r", n_records=20, committed=15))
     ds = run.group("head_scores")
     assert run.record_counts["head_scores"] == 15 and run.record_counts["probe"] is None
     assert ds.sizes["step"] == 15 and ds["step"].values[-1] == 14 * 50
@@ -43,9 +63,11 @@ def test_bad_inputs_say_what_is_missing(tmp_path):
         wb.open_run(tmp_path / "nope")
     with pytest.raises(wb.SchemaVersionError, match="schema_version 99"):
         wb.open_run(make_run(tmp_path / "new", schema_version=99))
+    with pytest.raises(wb.SchemaVersionError, match="schema_version 1, older than 2"):
+        wb.open_run(make_run(tmp_path / "old", schema_version=1))
     run = wb.open_run(make_run(tmp_path / "r"))
-    with pytest.raises(wb.MissingMetricError, match="group 'grad_norm' was not recorded"):
-        run.group("grad_norm")
+    with pytest.raises(wb.MissingMetricError, match="group 'ablation' was not recorded"):
+        run.group("ablation")
     with pytest.raises(wb.MissingMetricError, match="'kurtosis' is not in group 'head_scores'"):
         run.variable("head_scores", "kurtosis")
 

@@ -1,42 +1,40 @@
 """Seedling workbench: scipy analyses of recorded training trajectories (imports no torch).
 
-See docs/analyses.md for every method's formula, units and citation.
+See docs/analyses.md for every method's formula, units and citation. Names load lazily (PEP 562),
+so `import workbench` and `workbench.open_run` cost neither scipy nor torch; an analysis loads
+its module on first use.
 """
 
-from workbench.changepoint import change_points, plateaus
-from workbench.cka import cka_between, cka_matrix, cka_to_final, linear_cka
-from workbench.clustering import cluster_trajectories
-from workbench.crosscorr import lagged_xcorr
-from workbench.errors import MissingMetricError, NotARunError, SchemaVersionError, TooFewRecordsError, WorkbenchError
-from workbench.fits import FitResult, fit_exponential, fit_logistic, fit_power_law
-from workbench.heads import (
-    OnsetEstimate,
-    PhaseChange,
-    classify_heads,
-    induction_phase_change,
-    onset_with_ci,
-    role_emergence,
-    trajectory_summary,
-)
-from workbench.reliability import head_table_across_seeds, icc, match_heads, seed_bands, split_half
-from workbench.run import Checkpoint, RunData, open_run, open_runs
-from workbench.smoothing import ema, rate_of_change, savgol
-from workbench.spectral import (
-    checkpoint_spectra,
-    effective_rank,
-    powerlaw_alpha,
-    singular_values,
-    spectra_over_checkpoints,
-    spectral_summary,
-    stable_rank,
-)
+from importlib import import_module
 
-__all__ = [
-    "Checkpoint", "FitResult", "MissingMetricError", "NotARunError", "OnsetEstimate", "PhaseChange", "RunData",
-    "SchemaVersionError", "TooFewRecordsError", "WorkbenchError", "change_points", "checkpoint_spectra",
-    "cka_between", "cka_matrix", "cka_to_final", "classify_heads", "cluster_trajectories", "effective_rank", "ema",
-    "fit_exponential", "fit_logistic", "fit_power_law", "head_table_across_seeds", "icc", "induction_phase_change",
-    "lagged_xcorr", "linear_cka", "match_heads", "onset_with_ci", "open_run", "open_runs", "plateaus",
-    "powerlaw_alpha", "rate_of_change", "role_emergence", "savgol", "seed_bands", "singular_values",
-    "spectra_over_checkpoints", "spectral_summary", "split_half", "stable_rank", "trajectory_summary",
-]
+# public name -> module that defines it
+_LAZY = {
+    **dict.fromkeys(("change_points", "plateaus"), "workbench.changepoint"),
+    **dict.fromkeys(("cka_between", "cka_matrix", "cka_to_final", "linear_cka", "resid_by_layer"), "workbench.cka"),
+    "cluster_trajectories": "workbench.clustering",
+    "lagged_xcorr": "workbench.crosscorr",
+    **dict.fromkeys(("MissingMetricError", "NotARunError", "SchemaVersionError", "StoreDamageError",
+                     "TooFewRecordsError", "WorkbenchError"), "workbench.errors"),
+    **dict.fromkeys(("FitResult", "fit_exponential", "fit_logistic", "fit_power_law"), "workbench.fits"),
+    **dict.fromkeys(("OnsetEstimate", "PhaseChange", "classify_heads", "induction_phase_change", "onset_with_ci",
+                     "role_emergence", "trajectory_summary"), "workbench.heads"),
+    **dict.fromkeys(("head_table_across_seeds", "icc", "match_heads", "seed_bands", "split_half"),
+                    "workbench.reliability"),
+    **dict.fromkeys(("Checkpoint", "RunData", "open_run", "open_runs"), "workbench.run"),
+    **dict.fromkeys(("ema", "rate_of_change", "savgol"), "workbench.smoothing"),
+    **dict.fromkeys(("checkpoint_spectra", "effective_rank", "powerlaw_alpha", "singular_values",
+                     "spectra_over_checkpoints", "spectral_summary", "stable_rank"), "workbench.spectral"),
+    **dict.fromkeys(("read_group", "store_summary"), "workbench.store"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -79,3 +79,14 @@ def cka_to_final(acts: xr.DataArray, feature_dim: str = "d_model") -> xr.DataArr
     """
     m = cka_matrix(acts, "step", feature_dim)
     return m.isel(step_b=-1).drop_vars("step_b").rename("cka_to_final")
+
+
+def resid_by_layer(resid: xr.DataArray) -> xr.DataArray:
+    """act_sample's `resid` (step, site, ...) -> the residual stream leaving each layer, (step, layer, ...).
+
+    Keeps the `hook_resid_post` sites and indexes them by their `layer` coordinate (the stream
+    entering layer 0, `blocks.0.hook_resid_pre`, is left out).
+    """
+    keep = np.flatnonzero(resid["component"].values.astype(str) == "hook_resid_post")
+    out = resid.isel(site=keep).swap_dims(site="layer").drop_vars(["site", "component"])
+    return out.transpose("step", "layer", ...) if "step" in out.dims else out

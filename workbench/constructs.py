@@ -35,7 +35,8 @@ def labelled(run: RunData) -> xr.Dataset:
 def label(ds: xr.Dataset) -> xr.Dataset:
     """A `constructs` Dataset with item, item_b, construct, factor and condition labelled by their names.
 
-    Schema-2 stores carry these coordinates; older ones keep the labels in the group attributes.
+    The recorder writes these coordinates (schema 2); a Dataset without them (built by hand, or
+    from a store written before) is labelled from the group attributes.
     """
     a = ds.attrs
     labels = {"item": a.get("item_ids"), "item_b": a.get("item_ids"), "construct": a.get("constructs"),

@@ -15,6 +15,10 @@ class SchemaVersionError(WorkbenchError):
     """The store was written by a newer (or unknown) schema version than this workbench reads."""
 
 
+class StoreDamageError(WorkbenchError):
+    """The record store is damaged (records lost or out of order); the message names the group and the damage."""
+
+
 class MissingMetricError(WorkbenchError):
     """A group or variable that an analysis needs was not recorded."""
 

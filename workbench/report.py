@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.offline import get_plotlyjs
 
-from workbench.cka import cka_to_final
+from workbench.cka import cka_to_final, resid_by_layer
 from workbench.clustering import cluster_trajectories
 from workbench.crosscorr import lagged_xcorr
 from workbench.errors import WorkbenchError
@@ -120,8 +120,7 @@ def _cka_section(run: RunData) -> str:
     if "act_sample" not in run.groups:
         return _note("act_sample not recorded: CKA needs stored activations (the act_sample recorder)")
     try:
-        acts = run.stack_layers("act_sample", r"blocks\.(\d+)\.hook_resid_post")
-        c = cka_to_final(acts.load())
+        c = cka_to_final(resid_by_layer(run.variable("act_sample", "resid")).load())
     except WorkbenchError as e:
         return _note(str(e))
     fig = go.Figure([go.Scatter(x=c["step"].values, y=c.sel(layer=lay).values, mode="lines", name=f"layer {lay}")

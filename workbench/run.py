@@ -1,8 +1,10 @@
-"""Load a run directory (config, metrics.jsonl, checkpoints, records.zarr) as labelled xarray objects.
+"""Load a run directory (config, metrics.jsonl, samples.jsonl, checkpoints, records.zarr) as labelled xarray objects.
 
-Reading is safe while the run is still being written: each group is cut to its ``committed``
-attribute (the number of complete records the writer has finished), metadata is never consolidated,
-and nothing is cached between calls, so a later ``run.group(...)`` sees later records.
+`open_run` is the one place that reads a run directory; its store is read through
+`workbench.store` (committed records only). Reading is safe while the run is still being written:
+metadata is never consolidated and nothing is cached between calls, so a later ``run.group(...)``
+sees later records. Places are coordinates (store schema 2): ``run.variable("weight_norm",
+"norm").sel(site="wte.weight")``, ``.groupby("layer")``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +19,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from workbench.errors import MissingMetricError, NotARunError, SchemaVersionError
+from recorders.store_schema import SCHEMA_VERSION, StoreError, StoreSchemaError
+from workbench import store
+from workbench.errors import MissingMetricError, NotARunError, SchemaVersionError, StoreDamageError
 
 log = logging.getLogger(__name__)
 
 #: The store schema versions this workbench can read.
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
 _CHECKPOINT_RE = re.compile(r"step_(\d+)\.(pt|safetensors)$")
 
 
@@ -68,19 +71,33 @@ class RunData:
 
         A half-written last line (the run is still writing) is skipped.
         """
-        f = self.path / "metrics.jsonl"
-        if not f.exists():
+        df = pd.DataFrame(_jsonl(self.path / "metrics.jsonl"))
+        if df.empty:
             return pd.DataFrame(columns=["event", "step", "loss", "lr", "grad_norm", "tokens", "elapsed"])
-        rows = []
-        for line in f.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                log.debug("skipping incomplete metrics line %r", line[:80])
-        df = pd.DataFrame(rows)
-        if "event" not in df and len(df):
+        if "event" not in df:
             df["event"] = "step"
         return df
+
+    @property
+    def samples(self) -> pd.DataFrame | None:
+        """``samples.jsonl`` as a table, one row per completion: step, tokens, decoding, prompt, completion, ended.
+
+        `ended`: the model produced end-of-text before the token limit. None when the run has no
+        samples.jsonl (trained before it existed, or with --samples off); a torn last line is skipped.
+        """
+        path = self.path / "samples.jsonl"
+        if not path.exists():
+            return None
+        rows = []
+        for rec in _jsonl(path):
+            limit = (rec.get("settings") or {}).get("max_new_tokens")
+            for sample in rec.get("samples") or []:
+                if isinstance(sample, dict):
+                    n = sample.get("n_tokens")
+                    rows.append({"step": rec.get("step"), "tokens": rec.get("tokens"), "decoding": sample.get("decoding"),
+                                 "prompt": sample.get("prompt"), "completion": sample.get("completion"),
+                                 "ended": n is not None and limit is not None and n < limit})
+        return pd.DataFrame(rows, columns=["step", "tokens", "decoding", "prompt", "completion", "ended"])
 
     @property
     def checkpoints(self) -> list[Checkpoint]:
@@ -97,9 +114,7 @@ class RunData:
 
     # -- the store -------------------------------------------------------------------------------
     def _root_attrs(self) -> dict:
-        import zarr
-
-        return dict(zarr.open_group(str(self.store_path), mode="r").attrs)
+        return store.root_attrs(self.store_path)
 
     def _require_store(self) -> None:
         if not self.store_path.exists():
@@ -111,35 +126,32 @@ class RunData:
     @property
     def schema_version(self) -> int:
         self._require_store()
-        return int(self._root_attrs().get("schema_version", -1))
+        import zarr
+
+        return int(zarr.open_group(str(self.store_path), mode="r").attrs.get("schema_version", -1))
 
     @property
     def groups(self) -> list[str]:
         """Names of the recorded groups (empty if the run has no store yet)."""
-        if not self.store_path.exists():
-            return []
-        import zarr
-
-        return sorted(zarr.open_group(str(self.store_path), mode="r").group_keys())
+        return store.group_names(self.store_path) if self.store_path.exists() else []
 
     def group(self, name: str) -> xr.Dataset:
-        """One group as a Dataset with ``step`` as coordinate, cut to its committed records.
+        """One group as a Dataset with ``step`` as index coordinate and its places as coordinates, committed records only.
 
-        Arrays are opened one by one (lazily) and cut to the group's ``committed`` attribute, because
-        ``xarray.open_zarr`` refuses a group whose arrays differ in length, as they do for a moment
-        during every append by a running writer and for good after a writer was killed.
+        Raises MissingMetricError for a group that was not recorded and StoreDamageError (one line
+        naming the group and the damage) for one whose records cannot be read as written.
         """
         self._require_store()
         if name not in self.groups:
             raise MissingMetricError(
                 f"group {name!r} was not recorded in {self.store_path}; recorded groups: {', '.join(self.groups) or 'none'}"
             )
-        for attempt in range(5):
-            ds = _open_committed(self.store_path, name)
-            if ds is not None:
-                return ds
-            time.sleep(0.05 * (attempt + 1))  # the writer cut the group back between marker and arrays
-        raise MissingMetricError(f"group {name!r} of {self.store_path} kept changing while being read; try again")
+        try:
+            return store.read_group(self.store_path, name)
+        except store.StoreDamagedError as err:
+            raise StoreDamageError(str(err)) from None
+        except StoreError as err:
+            raise MissingMetricError(str(err)) from None
 
     def variable(self, group: str, name: str) -> xr.DataArray:
         """One variable of a group, e.g. ``run.variable("head_scores", "induction")``."""
@@ -150,59 +162,32 @@ class RunData:
             )
         return ds[name]
 
-    def stack_layers(self, group: str, pattern: str) -> xr.DataArray:
-        r"""Stack per-layer variables along a new ``layer`` dimension.
-
-        ``pattern`` is a regular expression with one group capturing the layer index, matched against
-        the whole variable name, e.g. ``r"blocks\.(\d+)\.hook_resid_post"``.
-        """
-        ds = self.group(group)
-        rx = re.compile(pattern)
-        found = {}
-        for var in ds.data_vars:
-            m = rx.fullmatch(str(var))
-            if m:
-                found[int(m.group(1))] = ds[var]
-        if not found:
-            raise MissingMetricError(
-                f"no variable of group {group!r} matches {pattern!r}; recorded: {', '.join(sorted(map(str, ds.data_vars)))}"
-            )
-        layers = sorted(found)
-        da = xr.concat([found[layer].rename(None) for layer in layers], dim=pd.Index(layers, name="layer"))
-        return da.transpose("step", "layer", ...) if "step" in da.dims else da
-
     @property
     def record_counts(self) -> dict[str, int | None]:
         """Committed records per group (None for static groups): cheap, and a cache key that changes with new records."""
-        if not self.store_path.exists():
-            return {}
-        import zarr
-
-        root = zarr.open_group(str(self.store_path), mode="r")
-        return {name: (None if g.attrs.get("committed") is None else int(g.attrs["committed"])) for name, g in root.groups()}
+        return store.committed_counts(self.store_path) if self.store_path.exists() else {}
 
     def steps(self, group: str) -> np.ndarray:
         """The committed record steps of a group."""
         return self.group(group)["step"].values
 
 
-def _open_committed(store_path: Path, name: str) -> xr.Dataset | None:
-    """The first ``committed`` records of a group (None if some array is shorter: the writer is cutting back)."""
-    from xarray.backends import ZarrStore
-
-    zs = ZarrStore.open_group(str(store_path), group=name, mode="r", consolidated=False, zarr_format=3)
+def _jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a .jsonl file, one per line; a torn line (being written) or a non-object is skipped."""
     try:
-        attrs = dict(zs.get_attrs())
-        variables = zs.get_variables()
-    finally:
-        zs.close()
-    committed = attrs.get("committed")
-    if committed is not None:
-        if any(v.sizes.get("step", committed) < committed for v in variables.values()):
-            return None
-        variables = {k: (v.isel(step=slice(0, int(committed))) if "step" in v.dims else v) for k, v in variables.items()}
-    ds = xr.decode_cf(xr.Dataset(dict(variables), attrs=attrs), decode_times=False, decode_timedelta=False)
-    return ds
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            log.debug("skipping incomplete line %r of %s", line[:80], path.name)
+            continue
+        if isinstance(rec, dict):
+            rows.append(rec)
+    return rows
 
 
 def open_run(run_dir: str | Path) -> RunData:
@@ -219,12 +204,10 @@ def open_run(run_dir: str | Path) -> RunData:
         )
     run = RunData(path)
     if run.store_path.exists():
-        version = run.schema_version
-        if version not in SUPPORTED_SCHEMA_VERSIONS:
-            raise SchemaVersionError(
-                f"{run.store_path} has schema_version {version}; this workbench reads versions "
-                f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}: update seedling-workbench to read it"
-            )
+        try:
+            store.root_attrs(run.store_path)  # checks the schema version
+        except StoreSchemaError as err:
+            raise SchemaVersionError(str(err)) from None
     return run
 
 

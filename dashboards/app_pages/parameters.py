@@ -3,11 +3,13 @@
 import streamlit as st
 
 from dashboards import data, ui
-from dashboards.figures import lines, site_layer, site_step_heatmap
+from dashboards.figures import lines, site_step_heatmap
 
 STATS = {"weight_norm": "Weight norm ||W||_F", "grad_norm": "Gradient norm ||dL/dW||_F",
          "update_ratio": "Update ratio ||dW||_F / ||W||_F"}
-SPECTRAL = (".sigma_max", ".stable_rank")
+VARIABLE = {"weight_norm": "norm", "grad_norm": "norm", "update_ratio": "ratio"}  # the (step, site) quantity
+SPECTRAL = ("sigma_max", "stable_rank")
+OUTSIDE = -1  # the `layer` coordinate of sites outside the blocks (embeddings, final LayerNorm)
 
 st.title("Parameters")
 st.caption("Implementation level: what happens in the weights. One row per parameter tensor (site), one column "
@@ -15,16 +17,16 @@ st.caption("Implementation level: what happens in the weights. One row per param
 runs = ui.run_choice()
 
 
-def chosen_sites(variables: dict[str, tuple], suffix: str = "") -> list[str]:
-    """(step,) sites in the layers and with the text the user picked (spectral ones only when `suffix`)."""
-    step_sites = [s for s, dims in variables.items() if dims == ("step",)]
-    plain = [s for s in step_sites if not s.endswith(SPECTRAL)]
-    layers = sorted({site_layer(s) for s in plain} - {None})
-    chosen = st.session_state.get("param_layers", layers)
+def layer_label(layer: int) -> str:
+    return "outside the blocks" if layer == OUTSIDE else f"layer {layer}"
+
+
+def chosen_sites(labels) -> list[str]:
+    """Sites (in model order) in the layers and with the text the user picked."""
+    chosen = st.session_state.get("param_layers", sorted(set(labels["layer"].tolist())))
     text = st.session_state.get("param_filter", "")
-    pool = [s for s in step_sites if s.endswith(suffix)] if suffix else plain
-    sites = [s for s in pool if text in s and (site_layer(s) is None or site_layer(s) in chosen)]
-    return sorted(sites, key=lambda s: (-1 if site_layer(s) is None else site_layer(s), s))  # model order
+    keep = labels["layer"].isin(chosen) & labels["site"].str.contains(text, regex=False)
+    return labels.loc[keep, "site"].tolist()
 
 
 def page() -> None:
@@ -33,11 +35,11 @@ def page() -> None:
     if not ui.need(groups, "parameter records (weight_norm, grad_norm, update_ratio)"):
         return
     group = st.radio("Statistic", groups, format_func=STATS.get, horizontal=True, key="param_group")
-    variables = data.group_variables(run, group, sig)
-    layers = sorted({site_layer(s) for s in variables} - {None})
-    st.multiselect("Layers", layers, default=layers, key="param_layers")
+    labels = data.site_labels(run, group, sig)
+    layers = sorted(set(labels["layer"].tolist()))
+    st.multiselect("Layers", layers, default=layers, format_func=layer_label, key="param_layers")
     st.text_input("Only sites containing", "", key="param_filter", help="e.g. attn.qkv, mlp, .bias; empty: every site")
-    table = data.load_site_table(run, group, tuple(chosen_sites(variables)), sig)
+    table = data.load_site_table(run, group, VARIABLE[group], tuple(chosen_sites(labels)), sig)
     if not ui.need(table, "sites matching the chosen layers and text"):
         return
     log_color = group != "weight_norm"
@@ -51,11 +53,13 @@ def page() -> None:
         st.subheader("Singular values over time")
         if not st.toggle("Show singular-value statistics (reads more records)", key="param_spectral"):
             return
+        chosen = set(st.session_state.get("param_layers", layers))
         for stat in SPECTRAL:
-            table = data.load_site_table(run, group, tuple(chosen_sites(variables, stat)), sig)
-            if ui.need(table, f"{stat[1:]} records"):
-                table.index = [s.removesuffix(stat) for s in table.index]
-                ui.chart(lines(table.T, stat[1:].replace("_", " "), stat[1:]), "spectral", lines, name=stat[1:])
+            table = data.load_matrix_table(run, stat, sig)
+            if ui.need(table, f"{stat} records (the matrices group)"):
+                table = table[[int(r.split()[0][1:]) in chosen for r in table.index]]
+                if ui.need(table, f"{stat} records in the chosen layers"):
+                    ui.chart(lines(table.T, stat.replace("_", " "), stat), "spectral", lines, name=stat)
 
 
 if runs:

@@ -1,4 +1,4 @@
-"""The dashboard's data module: find runs, read them read-only, and cache what was read.
+"""The dashboard's data module: find runs, read them read-only through workbench.open_run, and cache what was read.
 
 Every cached reader takes a `signature` argument: a tuple of what can change while training is still
 writing (each group's `committed` count, the size and mtime of metrics.jsonl, the checkpoint names).
@@ -22,15 +22,15 @@ from dashboards.data.derived import (
 )
 from dashboards.data.files import checkpoints, load_config, load_metrics, load_samples
 from dashboards.data.runs import (
-    GROUPS,
     SAMPLES,
     STORE,
     RunsError,
     available_groups,
     committed,
     find_runs,
-    group_meta,
     is_run,
+    record_counts,
+    run_data,
     runs_root,
     signature,
 )
@@ -39,17 +39,19 @@ from dashboards.data.store import (
     load_act_item_means,
     load_acts_at_step,
     load_group,
+    load_matrix_table,
     load_pattern,
     load_site_table,
     open_group,
     opened,
     pattern_tokens,
+    site_labels,
 )
 
 __all__ = [
-    "GROUPS", "SAMPLES", "STORE", "TRAJECTORY_GROUPS", "RunsError", "available_groups", "checkpoints", "cka_at_step",
-    "committed", "find_runs", "group_meta", "group_variables", "head_shape", "is_run", "load_act_item_means",
-    "load_acts_at_step", "load_config", "load_group", "load_metrics", "load_pattern", "load_samples",
-    "load_site_table", "open_group", "opened", "pattern_tokens", "pca_paths", "run_trajectories", "runs_root",
-    "signature", "strongest_head", "workbench_call",
+    "SAMPLES", "STORE", "TRAJECTORY_GROUPS", "RunsError", "available_groups", "checkpoints", "cka_at_step",
+    "committed", "find_runs", "group_variables", "head_shape", "is_run", "load_act_item_means",
+    "load_acts_at_step", "load_config", "load_group", "load_matrix_table", "load_metrics", "load_pattern",
+    "load_samples", "load_site_table", "open_group", "opened", "pattern_tokens", "pca_paths", "record_counts",
+    "run_data", "run_trajectories", "runs_root", "signature", "site_labels", "strongest_head", "workbench_call",
 ]

@@ -1,15 +1,18 @@
-"""Finding runs and taking their signature: what changes while training is still writing to them."""
+"""Finding runs and taking their signature: what changes while training is still writing to them.
+
+The run directory and its store are read through `workbench.open_run`, the project's one reader.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.run import RunData, open_run
 
 STORE = "records.zarr"
 SAMPLES = "samples.jsonl"  # written by seedling.train.samples during training (docs/run_dir.md)
-GROUPS = ("loss", "optim", "weight_norm", "grad_norm", "update_ratio", "attn_entropy", "attn_pattern",
-          "head_scores", "act_stats", "act_sample", "probe", "constructs")
 
 
 class RunsError(ValueError):
@@ -45,27 +48,32 @@ def find_runs(root: Path) -> list[Path]:
     return found
 
 
-def group_meta(run_dir: Path, group: str) -> dict | None:
-    """The metadata (zarr.json) of one group of the run's store, or None if it is missing or unreadable."""
-    meta = run_dir / STORE / group / "zarr.json"
+def run_data(run_dir: str | Path) -> RunData | None:
+    """The run opened by workbench (cheap: nothing is read until asked); None if it cannot be opened."""
     try:
-        return json.loads(meta.read_text())
-    except (OSError, ValueError):
+        return open_run(run_dir)
+    except WorkbenchError:
         return None
+
+
+def record_counts(run_dir: str | Path) -> dict[str, int | None]:
+    """Committed records per group (None for static groups); {} without a readable store."""
+    run = run_data(run_dir)
+    try:
+        return run.record_counts if run is not None else {}
+    except (OSError, ValueError, KeyError):
+        return {}
 
 
 def committed(run_dir: Path, group: str) -> int | None:
     """Complete records of a group (its `committed` attribute), or None if the group is missing."""
-    meta = group_meta(Path(run_dir), group)
-    if meta is None:
-        return None
-    return int(meta.get("attributes", {}).get("committed", 0))
+    return record_counts(run_dir).get(group)
 
 
 def signature(run_dir: Path) -> tuple:
     """What changes while a run is being written; used as part of every cache key."""
     run_dir = Path(run_dir)
-    counts = tuple((g, committed(run_dir, g)) for g in GROUPS)
+    counts = tuple(sorted(record_counts(run_dir).items()))
     files = tuple(_file_stamp(run_dir / name) for name in ("metrics.jsonl", SAMPLES))
     ckpts = tuple(sorted(p.name for p in run_dir.glob("checkpoints/*")))
     return counts, files, ckpts
@@ -80,5 +88,5 @@ def _file_stamp(path: Path) -> tuple[int, int] | None:
 
 
 def available_groups(run_dir: Path) -> list[str]:
-    """Groups present in the store (with at least one committed record, except `probe`)."""
-    return [g for g in GROUPS if (c := committed(Path(run_dir), g)) is not None and (c > 0 or g == "probe")]
+    """Groups present in the store (with at least one committed record, except the static `probe`)."""
+    return sorted(g for g, c in record_counts(run_dir).items() if c is None or c > 0)

@@ -22,16 +22,13 @@ from dashboards.figures.prep import (
     cka_matrix,
     nearest_step,
     pca_trajectories,
-    site_layer,
-    site_table,
-    step_sites,
     trajectories,
 )
 from dashboards.figures.training import training_curves, training_table
 
 __all__ = [
     "align_runs", "attention_pattern", "cka_matrix", "head_grid", "head_grid_playback", "head_trajectories",
-    "lines", "nearest_step", "overlay_runs", "pca_trajectories", "similarity_matrix", "site_layer",
-    "seed_band", "series_with_marks", "site_step_heatmap", "site_table", "step_sites", "trajectories", "trajectory_2d",
+    "lines", "nearest_step", "overlay_runs", "pca_trajectories", "similarity_matrix",
+    "seed_band", "series_with_marks", "site_step_heatmap", "trajectories", "trajectory_2d",
     "training_curves", "training_table", "xcorr_bars",
 ]

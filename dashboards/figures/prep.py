@@ -1,45 +1,13 @@
-"""Pure array preparation for the figures: pick sites, tabulate site x step, project and compare activations.
+"""Pure array preparation for the figures: project and compare activations, tabulate trajectories.
 
 Arrays and Datasets in, arrays and tables out; no files, no session state.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import xarray as xr
-
-LAYER_RE = re.compile(r"^blocks\.(\d+)\.")
-
-
-def site_layer(site: str) -> int | None:
-    """The layer index in a site name (`blocks.3.attn.qkv.weight` -> 3), None for embeddings and ln_final."""
-    m = LAYER_RE.match(site)
-    return int(m.group(1)) if m else None
-
-
-def step_sites(ds: xr.Dataset, layers: list[int] | None = None, contains: str = "") -> list[str]:
-    """Variables of `ds` with dims exactly (step,), optionally only in `layers` and containing `contains`."""
-    out = []
-    for name, var in ds.data_vars.items():
-        if var.dims != ("step",) or contains not in name:
-            continue
-        layer = site_layer(name)
-        if layers is not None and layer is not None and layer not in layers:
-            continue
-        out.append(str(name))
-    return out
-
-
-def site_table(ds: xr.Dataset, sites: list[str]) -> pd.DataFrame:
-    """Rows: sites; columns: steps; values: the statistic. Missing sites are left out."""
-    sites = [s for s in sites if s in ds]
-    if not sites:
-        return pd.DataFrame()
-    values = np.stack([ds[s].values.astype(float) for s in sites])
-    return pd.DataFrame(values, index=sites, columns=ds["step"].values.astype(int))
 
 
 def pca_trajectories(acts: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from recorders.groups.attention import AttnEntropyRecorder, AttnPatternRecorder,
 from recorders.groups.base import GroupRecorder, RecordContext
 from recorders.groups.constructs import ConstructsRecorder
 from recorders.groups.scalars import LossRecorder, OptimRecorder
-from recorders.groups.weights import GradNormRecorder, UpdateRatioRecorder, WeightNormRecorder
+from recorders.groups.weights import GradNormRecorder, MatrixRecorder, UpdateRatioRecorder, WeightNormRecorder
 from recorders.probe import Probe
 
 __all__ = ["GroupRecorder", "RecordContext", "build_groups"]
@@ -25,6 +25,7 @@ def build_groups(what: tuple[str, ...], probe: Probe) -> list[GroupRecorder]:
         "weight_norm": WeightNormRecorder,
         "grad_norm": GradNormRecorder,
         "update_ratio": UpdateRatioRecorder,
+        "matrices": MatrixRecorder,
         "attn_entropy": AttnEntropyRecorder,
         "attn_pattern": AttnPatternRecorder,
         "head_scores": lambda: HeadScoresRecorder(probe.span),

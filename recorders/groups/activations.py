@@ -7,11 +7,11 @@ import re
 import numpy as np
 import torch
 
-from recorders.groups.base import GroupRecorder, RecordContext, to_numpy
+from recorders.groups.base import GroupRecorder, RecordContext, site_coords, to_numpy
 from recorders.metrics.activations import STATS, dead_fraction, moments
-from recorders.store import VarMeta
+from recorders.store import Coord, VarMeta
 
-__all__ = ["ActStatsRecorder", "ActSampleRecorder", "residual_sites"]
+__all__ = ["ActStatsRecorder", "ActSampleRecorder", "residual_sites", "stats_sites"]
 
 _STAT_NAMES = {
     "rms": "root mean square", "mean": "mean", "std": "standard deviation",
@@ -27,8 +27,25 @@ def residual_sites(n_layers: int) -> list[str]:
     return ["blocks.0.hook_resid_pre"] + [f"blocks.{i}.hook_resid_post" for i in range(n_layers)]
 
 
+_FLOW = ("hook_resid_pre", "hook_attn_out", "mlp.hook_post", "hook_mlp_out", "hook_resid_post")
+
+
+def stats_sites(hook_points: list[str]) -> list[str]:
+    """The hook sites act_stats measures, in the order data flows: the embeddings (blocks.0.hook_resid_pre), then
+    per layer hook_attn_out, mlp.hook_post (the MLP neurons), hook_mlp_out, hook_resid_post."""
+    def order(name: str) -> tuple[int, int]:
+        parts = name.split(".", 2)
+        return int(parts[1]), _FLOW.index(parts[2])
+
+    return sorted((n for n in hook_points if _STATS_SITES.match(n)), key=order)
+
+
 class ActStatsRecorder(GroupRecorder):
-    """RMS, mean, std, excess kurtosis and max |x| per hook site on the probe batch; dead MLP neurons."""
+    """RMS, mean, std, excess kurtosis and max |x| per hook site on the probe batch; dead MLP neurons.
+
+    One (step, site) array per statistic (each has its own units); `dead_fraction` is NaN at the
+    sites that are not MLP neurons.
+    """
 
     group = "act_stats"
     description = "activation moments on probe/tokens, pooled over items, positions and units"
@@ -36,40 +53,40 @@ class ActStatsRecorder(GroupRecorder):
 
     def __init__(self) -> None:
         self._seen: dict[str, torch.Tensor] = {}
-
-    def _sites(self, model) -> list[str]:
-        return [n for n in model.hook_points if _STATS_SITES.match(n)]
+        self._sites: list[str] = []
 
     def variables(self, model, probe) -> dict[str, VarMeta]:
+        self._sites = stats_sites(list(model.hook_points))
         out = {}
-        for site in self._sites(model):
-            for stat in STATS:
-                units = "1" if stat == "kurtosis" else "activation units"
-                out[f"{site}.{stat}"] = VarMeta((), f"{_STAT_NAMES[stat]} of {site}", units,
-                                                "pooled over probe items, positions and units")
-            if site.endswith("mlp.hook_post"):
-                out[f"{site}.dead_fraction"] = VarMeta((), f"fraction of dead neurons in {site}", "1",
-                                                       "neurons with GELU output <= 0 at every probe token")
+        for stat in STATS:
+            units = "1" if stat == "kurtosis" else "activation units"
+            out[stat] = VarMeta(("site",), _STAT_NAMES[stat], units, "pooled over probe items, positions and units")
+        out["dead_fraction"] = VarMeta(("site",), "fraction of dead MLP neurons", "1",
+                                       "neurons with GELU output <= 0 at every probe token; NaN except at mlp.hook_post")
         return out
+
+    def coords(self, model, probe) -> dict[str, Coord]:
+        return site_coords(stats_sites(list(model.hook_points)))
 
     def hooks(self):
         def reduce(x: torch.Tensor, name: str) -> None:
-            for stat, v in moments(x).items():
-                self._seen[f"{name}.{stat}"] = v
-            if name.endswith("mlp.hook_post"):
-                self._seen[f"{name}.dead_fraction"] = dead_fraction(x)
+            m = moments(x)
+            dead = dead_fraction(x) if name.endswith("mlp.hook_post") else torch.tensor(float("nan"), device=x.device)
+            self._seen[name] = torch.stack([*(m[s].float() for s in STATS), dead.float()])  # (n_stats + 1,)
 
         return [(lambda n: bool(_STATS_SITES.match(n)), reduce)]
 
     def measure(self, ctx: RecordContext) -> dict[str, np.ndarray]:
-        out, self._seen = {k: to_numpy(v) for k, v in self._seen.items()}, {}
-        return out
+        sites = self._sites or stats_sites(list(ctx.model.hook_points))
+        table = to_numpy(torch.stack([self._seen[s] for s in sites], dim=1))  # (n_stats + 1, site): one copy
+        self._seen = {}
+        return {name: table[i] for i, name in enumerate((*STATS, "dead_fraction"))}
 
 
 class ActSampleRecorder(GroupRecorder):
     """Residual-stream vectors at every layer for the probe positions probe/sample_pos, float16.
 
-    Size per record: batch x len(sample_pos) x d_model x (n_layers + 1) x 2 bytes.
+    Size per record: (n_layers + 1) x batch x len(sample_pos) x d_model x 2 bytes.
     """
 
     group = "act_sample"
@@ -82,10 +99,13 @@ class ActSampleRecorder(GroupRecorder):
 
     def variables(self, model, probe) -> dict[str, VarMeta]:
         return {
-            site: VarMeta(("batch", "pos", "d_model"), f"residual stream {site}", "activation units",
-                          "none: vectors at the sample positions (probe/sample_pos)", dtype="float16")
-            for site in residual_sites(model.cfg.n_layers)
+            "resid": VarMeta(("site", "batch", "pos", "d_model"), "residual stream", "activation units",
+                             "none: vectors at the sample positions (the pos coordinate, probe/sample_pos)", dtype="float16")
         }
+
+    def coords(self, model, probe) -> dict[str, Coord]:
+        return site_coords(residual_sites(model.cfg.n_layers)) | {
+            "pos": Coord("pos", self.sample_pos.numpy(), "token position in the probe item")}
 
     def group_attrs(self, probe):
         return super().group_attrs(probe) | {"sample_pos": probe.sample_pos.tolist()}
@@ -97,6 +117,6 @@ class ActSampleRecorder(GroupRecorder):
         return [(lambda n: bool(_RESID_SITES.match(n)), keep)]
 
     def measure(self, ctx: RecordContext) -> dict[str, np.ndarray]:
-        out, self._seen = {k: to_numpy(v, np.float16) for k, v in self._seen.items()}, {}
-        return out
-
+        out = torch.stack([self._seen[s] for s in residual_sites(ctx.n_layers)])  # (site, B, n_sample, D)
+        self._seen = {}
+        return {"resid": to_numpy(out, np.float16)}

@@ -21,7 +21,7 @@ from recorders.groups.base import GroupRecorder, RecordContext, to_numpy
 from recorders.probe import Probe
 from recorders.psychometrics.controls import analyse_layer
 from recorders.psychometrics.similarity import cosine_matrix, semantic_alignment
-from recorders.store import VarMeta
+from recorders.store import Coord, VarMeta
 
 __all__ = ["ConstructsRecorder", "N_PERM", "N_SHUFFLES", "conditions"]
 
@@ -100,6 +100,18 @@ class ConstructsRecorder(GroupRecorder):
             out["alignment_own_minus_max"] = VarMeta(("layer", "item"), "own-definition alignment minus max of the others",
                                                      "1", "keyed cosines; > 0: the own definition is the nearest")
         return out
+
+    def coords(self, model, probe) -> dict[str, Coord]:
+        """Item ids on item and item_b (with each item's construct and key beside), construct names on
+        construct and factor (factor f is rotated towards construct f), the conditions."""
+        s = self.items.item_set
+        return {"item": Coord("item", list(s.ids), "item id"), "item_b": Coord("item_b", list(s.ids), "item id"),
+                "item_construct": Coord("item", list(s.constructs), "construct of the item"),
+                "item_key": Coord("item", s.keys.astype(np.int64), "key of the item (+1, or -1 reverse-keyed)"),
+                "construct": Coord("construct", list(s.construct_names), "construct"),
+                "factor": Coord("factor", list(s.construct_names), "the construct the factor is rotated towards"),
+                "factor_b": Coord("factor_b", list(s.construct_names), "the construct the factor is rotated towards"),
+                "condition": Coord("condition", conditions(), "real labels or a negative control")}
 
     def group_attrs(self, probe):
         return super().group_attrs(probe) | self.items.attrs() | {"conditions": conditions(), "n_perm": N_PERM}

@@ -33,7 +33,7 @@ def entropy_normalized(pattern: torch.Tensor) -> torch.Tensor:
     """Mean normalised entropy `H[b,h,i] / ln(i+1)` over queries i = 1..T-1: (B, nh, T, T) -> (B, nh), in [0, 1].
 
     0: the head looks at one token; 1: it spreads evenly over all i+1 visible keys. Computational
-    level. Zhai et al. 2023; normalisation by the number of visible keys as in /work/shared/METRICS.md.
+    level. Zhai et al. 2023; normalisation by the number of visible keys (docs/recorders.md).
 
     >>> A = torch.tensor([[1.0, 0.0], [0.5, 0.5]]).expand(1, 1, 2, 2)
     >>> float(entropy_normalized(A))
