@@ -48,6 +48,7 @@ DIMENSIONS = (
     "factor",  # a factor of the pseudo-factor analysis (factor f is rotated towards construct f)
     "factor_b",  # the second factor of a factor x factor matrix
     "condition",  # real labels or a negative control (shuffled labels k, scrambled dimensions)
+    "option",  # a response option of the log-probability probe (e.g. a Likert category)
 )
 
 # Dimensions that get an integer coordinate 0..n-1 when a group gives none (positions and indices

@@ -45,7 +45,9 @@ def user_items(tmp_path):
                 rows.append(f"{c[:3]}{p}{k},i am {POLES[c][p][k]} and {POLES[c][p][k + 1]},{c},{key}")
     path = tmp_path / "items.csv"
     path.write_text("\n".join(rows) + "\n")
-    return read_item_set(path)
+    # response options of the log-probability probe, in the corpus's words
+    (tmp_path / "items_options.csv").write_text("option,text,score\nlow,. i am quiet,1\nmid,and,2\nhigh,. i am kind,3\n")
+    return read_item_set(path, options=tmp_path / "items_options.csv")
 
 
 def write_run(run_dir, items, seed):
@@ -81,6 +83,29 @@ def test_user_items_flow_into_the_store_with_their_labels(runs):
     assert list(ds["construct"].values) == ["extraversion", "agreeableness", "conscientiousness"]
     assert ds["item"].values[0] == "ext00" and ds["condition"].values[-1] == "scrambled dimensions"
     assert ds["item_embedding"].dims == ("step", "layer", "item", "d_model")
+
+
+def test_log_probability_probe_matches_the_model_called_directly(tmp_path):
+    items = user_items(tmp_path)
+    torch.manual_seed(0)
+    model = GPT(preset("tiny", TINY).model).eval()
+    probe = replace(build_probe(n_items=2, length=8, d_vocab=97, seed=0, n_sample=2),
+                    items=item_probe_for_run(str(tmp_path / "items.csv"), "builtin", construct_tokenizer(), 24))
+    [group] = build_groups(("constructs",), probe)
+    rec = collect([group], RecordContext(model, probe, None))["constructs"]
+    tok = construct_tokenizer()
+    eot = tok.token_to_id("<|endoftext|>")
+    item, option = 3, 2  # the fourth item with the option " . i am kind"
+    prompt, cont = [eot] + tok.encode(items.texts[item]).ids, tok.encode(" . i am kind").ids
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([prompt + cont])).float(), -1)[0]
+    want = sum(float(logp[len(prompt) + j - 1, t]) for j, t in enumerate(cont))
+    assert rec["option_logprob"].shape == (12, 3)
+    assert rec["option_logprob"][item, option] == pytest.approx(want, abs=1e-4)
+    p = np.exp(rec["option_logprob"][item] - rec["option_logprob"][item].max())
+    assert rec["item_score"][item] == pytest.approx(float((p / p.sum()) @ [1, 2, 3]), abs=1e-5)
+    keyed = np.where(items.keys > 0, rec["item_score"], 4 - rec["item_score"])
+    assert rec["construct_score"][0] == pytest.approx(keyed[:4].mean(), abs=1e-5)
 
 
 def test_trajectories_hold_the_value_and_the_control_band(runs):

@@ -23,6 +23,7 @@ def test_bundled_sets_load_with_definitions():
     assert ipip.n_items == 50 and len(ipip.construct_names) == 5
     assert all(ipip.constructs.count(c) == 10 for c in ipip.construct_names)
     assert ipip.definitions is not None and len(ipip.definitions) == 5
+    assert ipip.option_labels[0] == "very_inaccurate" and ipip.option_scores.tolist() == [1, 2, 3, 4, 5]
     # The IPIP 50 markers' keying: E 5/5, A 6/4, C 6/4, emotional stability 2/8, intellect 7/3.
     plus = {c: int((ipip.keys[np.array(ipip.constructs) == c] > 0).sum()) for c in ipip.construct_names}
     assert plus == {"extraversion": 5, "agreeableness": 6, "conscientiousness": 6, "emotional_stability": 2, "intellect": 7}
@@ -59,6 +60,18 @@ def test_user_csv_with_definitions_and_correlations(tmp_path):
 def test_bad_items_csv_one_line_error(tmp_path, text, message):
     with pytest.raises(ItemSetError) as e:
         read_item_set(write(tmp_path, "bad.csv", text))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("opts,message", [
+    ("option,text\na,x\n", "missing column(s) score"),
+    ("option,text,score\na,x,1\n", "1 option; the log-probability probe needs at least 2"),
+    ("option,text,score\na,x,1\na,y,2\n", "row 3 has option 'a'"),
+    ("option,text,score\na,x,1\nb,y,high\n", "row 3 has score 'high'; accepted: a finite number"),
+])
+def test_bad_options_one_line_error(tmp_path, opts, message):
+    with pytest.raises(ItemSetError) as e:
+        read_item_set(write(tmp_path, "items.csv", GOOD), options=write(tmp_path, "o.csv", opts))
     assert message in str(e.value) and "\n" not in str(e.value)
 
 

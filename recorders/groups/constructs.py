@@ -8,7 +8,12 @@ sink) and the last token's vector. `measure` then runs, per layer, the analysis 
 cosines, structure recovery against the keyed target (and the empirical correlations when given),
 the pseudo-factor analysis (EFA + oblique target rotation, DAAL, congruence, RMSR), and the same
 statistics under the negative controls, as the `condition` dimension: "items", "shuffled labels k"
-(k = 1..N_SHUFFLES) and "scrambled dimensions". Costly (an EFA per layer and condition family), so
+(k = 1..N_SHUFFLES) and "scrambled dimensions". When the item set has response options, the
+log-probability probe: per item and option, `log P(option tokens | EOT item)` summed over the
+option's tokens (from `ln_final.hook_normalized` and the tied output head, as the `loss` group
+computes logits); the item's expected score `sum_o score_o p_o` with `p_o` the options'
+log-probabilities normalised over the options (softmax); and per construct the mean keyed score
+(reverse-keyed items scored `min + max - s`), so a trait score comes from the model itself. Costly (an EFA per layer and condition family), so
 it is recorded only when asked: `--record "every=50 what=constructs items=planted"`.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from recorders.groups.base import GroupRecorder, RecordContext, to_numpy
 from recorders.probe import Probe
@@ -58,6 +64,7 @@ class ConstructsRecorder(GroupRecorder):
         self.items = probe.items
         self._lengths = torch.as_tensor(probe.items.lengths)
         self._seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._final: torch.Tensor | None = None  # ln_final output on the option rows
 
     def variables(self, model, probe) -> dict[str, VarMeta]:
         s = self.items.item_set
@@ -92,6 +99,13 @@ class ConstructsRecorder(GroupRecorder):
                                ("empirical_mantel_p", "Mantel p")):
                 out[name] = VarMeta(("layer",), f"{what} of centred cosines with the empirical item correlations",
                                     "probability" if name.endswith("_p") else "1", "off-diagonal pairs")
+        if s.option_labels:
+            out["option_logprob"] = VarMeta(("item", "option"), "log-probability of the option's words after the item", "nats",
+                                            "sum over the option's tokens of log P(token | EOT item, earlier option tokens)")
+            out["item_score"] = VarMeta(("item",), "expected response score: sum_o score_o softmax_o(option_logprob)",
+                                        "score units", "over the options; not reverse-keyed")
+            out["construct_score"] = VarMeta(("construct",), "mean keyed item score of the construct's items", "score units",
+                                             "reverse-keyed items scored min + max - score")
         if s.definitions is not None:
             out["alignment"] = VarMeta(("layer", "item", "construct"), "keyed centred cosine of item with construct definition",
                                        "1", "definitions embedded like items; centred on the item-set mean")
@@ -109,6 +123,7 @@ class ConstructsRecorder(GroupRecorder):
                 "item_construct": Coord("item", list(s.constructs), "construct of the item"),
                 "item_key": Coord("item", s.keys.astype(np.int64), "key of the item (+1, or -1 reverse-keyed)"),
                 "construct": Coord("construct", list(s.construct_names), "construct"),
+                **({"option": Coord("option", list(s.option_labels), "response option")} if s.option_labels else {}),
                 "factor": Coord("factor", list(s.construct_names), "the construct the factor is rotated towards"),
                 "factor_b": Coord("factor_b", list(s.construct_names), "the construct the factor is rotated towards"),
                 "condition": Coord("condition", conditions(), "real labels or a negative control")}
@@ -126,7 +141,11 @@ class ConstructsRecorder(GroupRecorder):
             last = x[torch.arange(x.shape[0], device=x.device), lengths - 1]
             self._seen[layer] = (mean.detach(), last.detach())
 
-        return [(lambda n: n.startswith("blocks.") and n.endswith(".hook_resid_post"), keep)]
+        def final(x: torch.Tensor, name: str) -> None:
+            self._final = x[self.items.first_option_row:].detach()
+
+        out = [(lambda n: n.startswith("blocks.") and n.endswith(".hook_resid_post"), keep)]
+        return out + ([("ln_final.hook_normalized", final)] if self.items.item_set.option_labels else [])
 
     def measure(self, ctx: RecordContext) -> dict[str, np.ndarray]:
         s, n = self.items.item_set, self.items.n_items
@@ -136,8 +155,31 @@ class ConstructsRecorder(GroupRecorder):
             for name, value in self._layer(mean, last[:n], s).items():
                 per_layer.setdefault(name, []).append(value)
         self._seen = {}
+        if s.option_labels:
+            per_layer |= {k: [v] for k, v in self._options(ctx.model).items()}  # no layer: one value per record
         meta = self.variables(ctx.model, ctx.probe)
-        return {k: np.stack(v).astype(meta[k].numpy_dtype) for k, v in per_layer.items()}
+        return {k: (np.stack(v) if meta[k].dims[:1] == ("layer",) else v[0]).astype(meta[k].numpy_dtype)
+                for k, v in per_layer.items()}
+
+    def _options(self, model) -> dict[str, np.ndarray]:
+        """The log-probability probe (module docstring) from the kept ln_final outputs of the option rows."""
+        s, probe = self.items.item_set, self.items
+        rows = torch.arange(probe.first_option_row, len(probe.lengths))
+        tokens = torch.as_tensor(probe.tokens[rows.numpy()], device=self._final.device)
+        logp = F.log_softmax(F.linear(self._final, model.wte.weight).float(), dim=-1)  # (row, pos, vocab)
+        pos = torch.arange(tokens.shape[1], device=tokens.device)
+        start = torch.as_tensor(probe.option_start, device=tokens.device)[:, None]
+        length = torch.as_tensor(probe.lengths[rows.numpy()], device=tokens.device)[:, None]
+        own = (pos[None, 1:] >= start) & (pos[None, 1:] < length)  # target positions holding option tokens
+        token_logp = logp[:, :-1].gather(-1, tokens[:, 1:, None])[..., 0]  # (row, pos-1): log P(token t | < t)
+        lp = (token_logp * own).sum(1).view(s.n_items, len(s.option_labels)).double().cpu().numpy()
+        self._final = None
+        p = np.exp(lp - lp.max(axis=1, keepdims=True))
+        score = (p / p.sum(axis=1, keepdims=True)) @ s.option_scores
+        lo, hi = s.option_scores.min(), s.option_scores.max()
+        keyed = np.where(s.keys > 0, score, lo + hi - score)
+        by_construct = np.array([keyed[s.construct_index == c].mean() for c in range(len(s.construct_names))])
+        return {"option_logprob": lp, "item_score": score, "construct_score": by_construct}
 
     def _layer(self, rows: np.ndarray, last: np.ndarray, s) -> dict[str, np.ndarray]:
         X = rows[: s.n_items]
@@ -154,7 +196,7 @@ class ConstructsRecorder(GroupRecorder):
             out |= {"empirical_recovery": np.float64(e["pearson"]), "empirical_recovery_spearman": np.float64(e["spearman"]),
                     "empirical_mantel_p": np.float64(e["mantel_p"])}
         if s.definitions is not None:
-            al = semantic_alignment(X, rows[s.n_items:], s.construct_index, s.keys)
+            al = semantic_alignment(X, rows[s.n_items:s.n_items + len(s.definitions)], s.construct_index, s.keys)
             out |= {"alignment": al["cosine"], "alignment_own_minus_mean": al["own_minus_mean"],
                     "alignment_own_minus_max": al["own_minus_max"]}
         return out

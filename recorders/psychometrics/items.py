@@ -8,6 +8,9 @@ Files (UTF-8 CSV with a header row):
 - definitions (optional): columns `construct`, `definition`; one row per construct of the items.
 - correlations (optional): the empirical item x item correlation matrix, first column `item`, then
   one column per item id (the same ids as the items, any order), symmetric, unit diagonal.
+- options (optional): the response options of the log-probability probe, columns `option` (a
+  label), `text` (the words after the item: the probe scores `EOT item + " " + text`) and `score`
+  (the option's numeric value, e.g. 1..5 on a Likert scale).
 
 Every problem raises `ItemSetError` with one line naming the file, the row or column, and what is
 accepted. Bundled sets (`bundled_item_sets()`): `ipip50` (the 50 IPIP Big-Five factor markers,
@@ -46,6 +49,9 @@ class ItemSet:
     definitions: tuple[str, ...] | None = None  # per construct_names entry
     correlations: np.ndarray | None = None  # (item, item) in the order of `ids`
     means: np.ndarray | None = None  # (item,)
+    option_labels: tuple[str, ...] = ()  # response options of the log-probability probe (may be none)
+    option_texts: tuple[str, ...] = ()
+    option_scores: np.ndarray | None = None  # (option,)
 
     @property
     def n_items(self) -> int:
@@ -83,7 +89,7 @@ def _require(df: pd.DataFrame, path: Path, columns: tuple[str, ...], optional: t
 
 
 def read_item_set(items: str | Path, definitions: str | Path | None = None, correlations: str | Path | None = None,
-                  name: str | None = None) -> ItemSet:
+                  name: str | None = None, options: str | Path | None = None) -> ItemSet:
     """Read and validate an item set (see the module docstring). Rows are numbered as in a spreadsheet (header = 1)."""
     path = Path(items)
     df = _read_csv(path, "items")
@@ -119,7 +125,24 @@ def read_item_set(items: str | Path, definitions: str | Path | None = None, corr
                        np.array(keys, dtype=np.int8), names, means=means)
     defs = _read_definitions(Path(definitions), names) if definitions is not None else None
     corr = _read_correlations(Path(correlations), tuple(ids)) if correlations is not None else None
-    return ItemSet(**{**item_set.__dict__, "definitions": defs, "correlations": corr})
+    opts = _read_options(Path(options)) if options is not None else {}
+    return ItemSet(**{**item_set.__dict__, "definitions": defs, "correlations": corr, **opts})
+
+
+def _read_options(path: Path) -> dict[str, object]:
+    df = _read_csv(path, "options")
+    _require(df, path, ("option", "text", "score"), ())
+    labels, texts, scores = [], [], []
+    for row, (label, text, score) in enumerate(zip(df["option"].str.strip(), df["text"].str.strip(), df["score"]), 2):
+        if not label or label in labels or not text:
+            raise ItemSetError(f"{path}: row {row} has option {label!r} with text {text!r}; options need a unique "
+                               "non-empty label and a non-empty text")
+        labels.append(label)
+        texts.append(text)
+        scores.append(_number(path, row, "score", score))
+    if len(labels) < 2:
+        raise ItemSetError(f"{path}: {len(labels)} option; the log-probability probe needs at least 2")
+    return {"option_labels": tuple(labels), "option_texts": tuple(texts), "option_scores": np.array(scores)}
 
 
 def _number(path: Path, row: int, col: str, v: str) -> float:
@@ -168,16 +191,17 @@ def _read_correlations(path: Path, ids: tuple[str, ...]) -> np.ndarray:
 
 def bundled_item_sets() -> dict[str, Path]:
     """{name: items CSV} of the sets shipped with the package (definitions beside them as NAME_definitions.csv)."""
-    return {p.stem: p for p in sorted(_BUNDLED.glob("*.csv")) if not p.stem.endswith(("_definitions", "_correlations"))}
+    return {p.stem: p for p in sorted(_BUNDLED.glob("*.csv"))
+            if not p.stem.endswith(("_definitions", "_correlations", "_options"))}
 
 
 def load_item_set(spec: str | Path) -> ItemSet:
-    """A bundled set by name (`ipip50`, `planted`) or an items CSV path; NAME_definitions.csv and
-    NAME_correlations.csv beside the items file are read when they exist."""
+    """A bundled set by name (`ipip50`, `planted`) or an items CSV path; NAME_definitions.csv,
+    NAME_correlations.csv and NAME_options.csv beside the items file are read when they exist."""
     bundled = bundled_item_sets()
     path = bundled.get(str(spec), Path(spec))
     if not path.is_file():
         raise ItemSetError(f"item set {spec!r} is neither a bundled set ({', '.join(bundled)}) nor an existing CSV file")
-    side = {k: path.with_name(f"{path.stem}_{k}.csv") for k in ("definitions", "correlations")}
+    side = {k: path.with_name(f"{path.stem}_{k}.csv") for k in ("definitions", "correlations", "options")}
     return read_item_set(path, **{k: (p if p.is_file() else None) for k, p in side.items()},
                          name=path.stem if str(spec) in bundled else None)
