@@ -23,6 +23,10 @@ import numpy as np
 
 from recorders.psychometrics.items import ItemSet, load_item_set
 
+# The document separator every Seedling tokenizer has (seedling.tokenizer.EOT; recorders does not
+# import seedling: docs/architecture.md).
+EOT = "<|endoftext|>"
+
 __all__ = ["ItemProbe", "build_item_probe", "default_item_set", "item_probe_for_run", "resolve_item_set"]
 
 
@@ -100,8 +104,6 @@ def item_probe_for_run(spec_items: str | None, data_source: str, tokenizer, n_ct
     """
     if tokenizer is None:
         raise ValueError("the constructs group needs the run's tokenizer to tokenize the items")
-    from seedling.tokenizer import EOT  # the document separator every run's tokenizer has
-
     eot = tokenizer.token_to_id(EOT)
     if eot is None:
         raise ValueError(f"the run's tokenizer has no {EOT} token to start the items with")
