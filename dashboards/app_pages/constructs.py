@@ -72,6 +72,14 @@ def page() -> None:
     st.dataframe(daal)
     st.download_button("Download loadings (CSV)", table.to_csv(index=False), file_name="loadings.csv", mime="text/csv")
 
+    if "construct_score" in ds:
+        st.subheader(f"Log-probability probe at step {step}")
+        scores = pd.DataFrame({"construct": a["constructs"], "keyed mean score": np.round(at["construct_score"].values, 3)})
+        st.dataframe(scores, hide_index=True)
+        st.caption("**What:** for each item, the log-probability of each response option's words after the item; the "
+                   "item's expected score sum_o score_o softmax_o(log p); per construct the mean keyed score (reverse-keyed "
+                   "items scored min + max - s). **Read it:** the model's own default answer, not a person's trait.")
+
 
 @st.cache_data(show_spinner="Fitting onsets...", max_entries=32)
 def construct_onsets_cached(run: str, sig: tuple, layer: int) -> pd.DataFrame:
