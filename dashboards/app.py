@@ -35,7 +35,8 @@ if problem:
              f"only, no usage statistics), or set {EXPOSE_ENV}=1 to expose it deliberately.")
     st.stop()
 st.navigation({
-    "Computational level": [st.Page(PAGES / "overview.py", title="Overview", url_path="overview", default=True)],
+    "Computational level": [st.Page(PAGES / "overview.py", title="Overview", url_path="overview", default=True),
+                            st.Page(PAGES / "constructs.py", title="Constructs", url_path="constructs")],
     "Implementation level": [st.Page(PAGES / "parameters.py", title="Parameters", url_path="parameters"),
                              st.Page(PAGES / "activations.py", title="Activations", url_path="activations")],
     "Algorithmic level": [st.Page(PAGES / "heads.py", title="Attention heads", url_path="heads"),

@@ -109,6 +109,23 @@ TEXTS: dict[str, str] = {
         "**Read it:** over seeds of one configuration, the band is the uncertainty of the average run; over "
         "runs with different settings it is not a reliability and is labelled 'runs'."
     ),
+    "constructs_trajectory": (
+        "**What:** one statistic of the item representations at every recorded step (blue), the same pipeline with "
+        "the items' construct labels shuffled (grey band: min..max over 10 shuffles) and with each item's embedding "
+        "dimensions scrambled (dotted). **Formula:** DAAL_{f,d} = mean_{i in d} |loading_{i,f}|, a domain is "
+        "recovered when exactly one factor wins it with DAAL >= 0.25; Tucker's phi = sum x y / sqrt(sum x^2 sum y^2) "
+        "of rotated loadings and the keyed target; recovery = Pearson r of off-diagonal centred cosines with "
+        "key_i key_j [same construct]. **Read it:** the target rotation fits any labels somewhat, so the grey band, "
+        "not zero, is chance; structure is learned when the blue line leaves the band (red: onset, t_mid - 2w of a "
+        "logistic fit). Phi >= .95 means equal factors, .85-.94 fair (Lorenzo-Seva & ten Berge 2006)."
+    ),
+    "constructs_similarity": (
+        "**What:** cosine similarity of every pair of item embeddings at one step and layer, items grouped by "
+        "construct (boxes), positively keyed (+) before reverse-keyed (-). **Formula:** centred: cos(x_i - m, x_j - m) "
+        "with m the mean embedding of the item set (decoder vectors share a large common direction, so raw cosines "
+        "sit near 1). Fixed colour scale from -1 (blue) to 1 (red). **Read it:** like a correlation matrix: red "
+        "blocks on the diagonal, and blue between + and - items of one construct, are the keyed structure."
+    ),
     "compare": (
         "**What:** the same statistic from two or more runs on one set of axes (seeds, learning rates). "
         "**Read it:** differences larger than the spread between seeds are effects of the setting."

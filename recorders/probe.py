@@ -13,6 +13,7 @@ Three parts, all built from `RecordSpec.seed` so two runs with the same seed see
 - `pattern_tokens` (pos,): one short sequence for the full attention pattern: the first 16 tokens of
   the first natural item, repeated once, so previous-token, sink and induction heads all show.
 - `sample_pos`: the positions whose residual vectors `act_sample` keeps, evenly spaced.
+- `items` (optional): the item set's texts tokenized for the `constructs` group (recorders.item_probe).
 
 `pattern_tokens` and `sample_pos` have their own lengths, so the `probe` group keeps them as
 attributes (the dimension vocabulary has one `pos`).
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from recorders.item_probe import ItemProbe
 from recorders.store import VarMeta
 
 __all__ = ["Probe", "build_probe"]
@@ -44,6 +46,14 @@ class Probe:
     sample_pos: np.ndarray  # (n_sample,)
     source: str  # "validation data" or "uniform random tokens"
     text: tuple[str, ...] = ()  # decoded `tokens`, when a tokenizer was given
+    items: ItemProbe | None = None  # the questionnaire stimulus of the constructs group (recorders.item_probe)
+
+    @property
+    def item_tokens(self) -> np.ndarray:
+        """(row, pos) the item set's rows (items, then definitions), EOT first, right-padded: the constructs stimulus."""
+        if self.items is None:
+            raise ValueError("this probe holds no item set; give the record spec items=NAME|PATH")
+        return self.items.tokens
 
     def tensor(self, name: str, device: torch.device | str) -> torch.Tensor:
         """One token array as a LongTensor on `device`, with a batch axis."""

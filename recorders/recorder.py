@@ -12,11 +12,13 @@ the store is cut back to steps <= S, so after any crash each recorded step is th
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from recorders.capture import collect
 from recorders.groups import GroupRecorder, RecordContext, build_groups
+from recorders.item_probe import item_probe_for_run
 from recorders.probe import Probe, build_probe
 from recorders.spec import RecordSpec, parse_spec
 from recorders.store import Coord, StoreWriter, VarMeta
@@ -101,7 +103,11 @@ class Recorder:
     # ---- internals ------------------------------------------------------------------------
     def _build_probe(self, cfg: Any, state: Any) -> Probe:
         tokenizer = getattr(self.data, "tokenizer", None) or getattr(state, "tokenizer", None)
-        return make_probe(self.spec, cfg, getattr(self.data, "val", None), tokenizer)
+        probe = make_probe(self.spec, cfg, getattr(self.data, "val", None), tokenizer)
+        if "constructs" in self.spec.what:
+            source = getattr(getattr(state.config, "data", None), "source", "")
+            probe = replace(probe, items=item_probe_for_run(self.spec.items, source, tokenizer, cfg.n_ctx))
+        return probe
 
     def _record(self, state: Any) -> None:
         before, self._before = self._before, None
@@ -127,4 +133,4 @@ def make_probe(spec: RecordSpec, cfg: Any, val: Any = None, tokenizer: Any = Non
 
 def _spec_attrs(spec: RecordSpec) -> dict[str, Any]:
     return {"every": spec.every, "log": spec.log, "what": list(spec.what), "probe": spec.probe,
-            "probe_len": spec.probe_len, "sample": spec.sample, "seed": spec.seed}
+            "probe_len": spec.probe_len, "sample": spec.sample, "seed": spec.seed, "items": spec.items}

@@ -98,6 +98,8 @@ def replay(
     if unknown or not what:
         raise ReplayError(f"unknown group(s) {','.join(unknown) or '(none given)'}; accepted: {','.join(GROUPS)}")
     probe = stored_probe or _probe_from_data(run_dir, spec)
+    if "constructs" in what and probe.items is None:  # the item set is not in the probe group: tokenize it now
+        probe = _with_items(run_dir, spec, probe)
     groups = _check_groups(what, probe, spec if url == own_url else None)
     result = ReplayResult(url=url, groups=groups)
     writer = StoreWriter(url, root_attrs={}, background=False, only=(*groups, "probe"))
@@ -178,6 +180,24 @@ def _probe_from_data(run_dir: Path, spec: RecordSpec) -> Probe:
     cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     data = prepare(cfg, run_dir)
     return make_probe(spec, cfg.model, getattr(data, "val", None), getattr(data, "tokenizer", None))
+
+
+def _with_items(run_dir: Path, spec: RecordSpec, probe: Probe) -> Probe:
+    """`probe` with the constructs group's item set, tokenized with the run's tokenizer (as the Recorder does)."""
+    from dataclasses import replace
+
+    from tokenizers import Tokenizer
+
+    from recorders.item_probe import item_probe_for_run
+
+    cfg = json.loads((run_dir / "config.json").read_text())
+    tok_file = run_dir / "tokenizer.json"
+    tokenizer = Tokenizer.from_file(str(tok_file)) if tok_file.is_file() else None
+    try:
+        items = item_probe_for_run(spec.items, cfg.get("data", {}).get("source", ""), tokenizer, cfg["model"]["n_ctx"])
+    except ValueError as err:
+        raise ReplayError(f"constructs: {err}") from None
+    return replace(probe, items=items)
 
 
 def _bar(steps: list[int], show: bool):

@@ -7,6 +7,9 @@ Grammar: `key=value` items separated by spaces or `;`, or the single word `off`.
 - `what=a,b,...` the groups to record (default: all but the costly causal ones, `OPT_IN`).
 - `probe=N` probe items (sequences), `probe_len=T` tokens per probe item (default and most: the
   model's context; at least 4).
+- `items=NAME|PATH` the item set the `constructs` group probes: a bundled set (`planted`, `ipip50`)
+  or an items CSV (recorders.psychometrics.items); default `planted` on `synthetic:constructs`, else
+  `ipip50`. `constructs` is recorded only when `what=` names it (an EFA per layer each record).
 - `sample=N` probe tokens per item kept in `act_sample` (bounded so the store stays small).
 
 >>> s = parse_spec("every=log:500 what=loss,head_scores")
@@ -20,22 +23,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_GROUPS", "GROUPS", "OPT_IN", "RecordSpec", "parse_spec"]
+__all__ = ["DEFAULT_GROUPS", "GROUPS", "OPTIONAL_GROUPS", "OPT_IN", "RecordSpec", "parse_spec"]
 
 # Every group the recorders know, in the order they are measured and written.
 GROUPS = (
     "loss", "optim", "weight_norm", "grad_norm", "update_ratio", "matrices", "attn_entropy", "attn_pattern",
-    "head_scores", "act_stats", "act_sample", "composition", "logit_lens", "dla", "ablation",
+    "head_scores", "act_stats", "act_sample", "composition", "logit_lens", "dla", "ablation", "constructs",
 )
 # What `what=` defaults to: every group that costs less than a few training steps. The causal groups
 # run extra forwards on the probe (ablation: 2 x (1 + 2 x layers x heads) of them), so they are
 # recorded when named in `what=`, or afterwards by `python -m recorders.replay RUN` (docs/recorders.md).
-OPT_IN = ("logit_lens", "dla", "ablation")
+# The constructs group needs an item set of its own (items=), and one factor analysis per layer.
+OPT_IN = ("logit_lens", "dla", "ablation", "constructs")
+OPTIONAL_GROUPS = OPT_IN  # the groups `what=` must name
 DEFAULT_GROUPS = tuple(g for g in GROUPS if g not in OPT_IN)
-KEYS = ("every", "what", "probe", "probe_len", "sample", "seed")
+KEYS = ("every", "what", "probe", "probe_len", "sample", "seed", "items")
 _HELP = (
     "accepted: 'off' or space/';'-separated key=value items with keys every=N|log:N, "
-    f"what=GROUP[,GROUP...] (groups: {','.join(GROUPS)}; by default all but {','.join(OPT_IN)}), probe=N, probe_len=T, sample=N, seed=N"
+    f"what=GROUP[,GROUP...] (groups: {','.join(GROUPS)}; by default all but {','.join(OPT_IN)}), probe=N, probe_len=T, "
+    "sample=N, seed=N, items=NAME|PATH"
 )
 
 
@@ -51,6 +57,7 @@ class RecordSpec:
     probe_len: int | None = None  # None: the model's context length
     sample: int = 8  # probe positions per item kept in act_sample (bounds the store: see docs/recorders.md)
     seed: int = 0  # seeds the probe selection and the random-token induction sequence
+    items: str | None = None  # item set of the constructs group (None: the default for the data source)
 
     def is_record_step(self, step: int) -> bool:
         """True when `step` (optimizer steps completed) is recorded: 0, multiples of every, and powers of 2 below every with log."""
@@ -100,6 +107,14 @@ def parse_spec(text: str | None) -> RecordSpec:
             if unknown or not names:
                 raise ValueError(f"record spec: unknown group(s) {','.join(unknown) or value!r} in what=; {_HELP}")
             fields["what"] = tuple(g for g in GROUPS if g in names)  # canonical order
+        elif key == "items":
+            from recorders.psychometrics.items import ItemSetError, load_item_set
+
+            try:  # a bad item set fails before training starts
+                load_item_set(value)
+            except ItemSetError as e:
+                raise ValueError(f"record spec: items={value}: {e}") from None
+            fields["items"] = value
         elif key == "seed":
             try:
                 fields["seed"] = int(value)

@@ -48,6 +48,13 @@ DIMENSIONS = (
     "dst_layer",  # layer of the later (reading) head
     "dst_head",  # head_index of the later head
     "statistic",  # a summary of a distribution: mean, q95
+    "item",  # a questionnaire item of the probed item set (constructs group)
+    "item_b",  # the second item of an item x item matrix
+    "construct",  # a construct (scale) of the item set
+    "factor",  # a factor of the pseudo-factor analysis (factor f is rotated towards construct f)
+    "factor_b",  # the second factor of a factor x factor matrix
+    "condition",  # real labels or a negative control (shuffled labels k, scrambled dimensions)
+    "option",  # a response option of the log-probability probe (e.g. a Likert category)
 )
 
 # Dimensions that get an integer coordinate 0..n-1 when a group gives none (positions and indices

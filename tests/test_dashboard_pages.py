@@ -19,7 +19,7 @@ from tests.dashboard_run import write_run
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 PAGES = {"overview": 3, "parameters": 2, "heads": 3, "circuits": 0, "activations": 3, "analyses": 3, "compare": 1,
-         "generate": 0}
+         "generate": 0, "constructs": 0}  # constructs: the test runs record no constructs group (test_constructs_e2e.py)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ through the real writer and the one reader with its coordinates intact. A new re
 
 import copy
 import re
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,12 +20,16 @@ import torch
 
 from recorders.capture import collect
 from recorders.groups import RecordContext, build_groups
+from recorders.item_probe import item_probe_for_run
 from recorders.probe import build_probe
 from recorders.spec import GROUPS
 from recorders.store import DIMENSIONS, StoreWriter, VarMeta
 from seedling.config import preset
+from seedling.data.constructs import construct_tokenizer
 from seedling.model import GPT
 from workbench.store import read_group
+
+ALL_GROUPS = GROUPS  # every group, the opt-in ones included
 
 TINY = {"model.n_layers": 2, "model.n_heads": 4, "model.d_model": 32, "model.n_ctx": 24, "model.d_vocab": 97}
 
@@ -56,10 +61,12 @@ def trained_two_steps(model, groups):
 @pytest.fixture(scope="module")
 def recorded():
     probe = build_probe(n_items=3, length=20, d_vocab=97, seed=0, n_sample=5)
+    # The planted item set in the planted corpus's tokenizer (89 ids < d_vocab 97), for `constructs`.
+    probe = replace(probe, items=item_probe_for_run("planted", "synthetic:constructs", construct_tokenizer(), 24))
     runs = []
     for _ in range(2):  # the same model twice: records must be identical
         model = make_model()
-        groups = build_groups(GROUPS, probe)
+        groups = build_groups(ALL_GROUPS, probe)
         state, before = trained_two_steps(model, groups)
         runs.append((model, groups, collect(groups, RecordContext(model, probe, state, before))))
     return probe, runs
@@ -71,13 +78,16 @@ NAME = re.compile(r"^[a-z]+(_[a-z0-9]+)*$")
 
 def expected_size(dim, model, probe):
     cfg = model.cfg
+    s = probe.items.item_set
     return {"layer": cfg.n_layers, "head_index": cfg.n_heads, "batch": probe.tokens.shape[0], "d_model": cfg.d_model,
             "d_mlp": cfg.d_mlp, "query_pos": len(probe.pattern_tokens), "key_pos": len(probe.pattern_tokens),
             "src_layer": cfg.n_layers, "dst_layer": cfg.n_layers, "src_head": cfg.n_heads, "dst_head": cfg.n_heads,
-            "kind": 3}.get(dim)
+            "kind": 3,
+            "item": s.n_items, "item_b": s.n_items, "construct": len(s.construct_names),
+            "factor": len(s.construct_names), "factor_b": len(s.construct_names)}.get(dim)
 
 
-@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("group", ALL_GROUPS)
 def test_group_recorder_contract(recorded, group):
     probe, [(model, groups, rec), (_, _, rec2)] = recorded
     recorder = next(g for g in groups if g.group == group)
@@ -109,7 +119,7 @@ def test_group_recorder_contract(recorded, group):
             assert set(c.values) <= places, f"{group}: sites that are neither parameters nor hook points"
 
 
-@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("group", ALL_GROUPS)
 def test_group_record_round_trips_through_writer_and_reader(recorded, group):
     probe, [(model, groups, rec), _] = recorded
     recorder = next(g for g in groups if g.group == group)
@@ -130,7 +140,7 @@ def test_group_record_round_trips_through_writer_and_reader(recorded, group):
 def test_collect_leaves_no_hooks_restores_mode_and_does_not_touch_training(recorded):
     probe, _ = recorded
     model = make_model()
-    groups = build_groups(GROUPS, probe)
+    groups = build_groups(ALL_GROUPS, probe)
     state, _ = trained_two_steps(model, groups)
     before = copy.deepcopy(model.state_dict())
     rng = torch.get_rng_state()

@@ -56,11 +56,32 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _constructs(args: argparse.Namespace) -> int:
+    from workbench.constructs import construct_onsets, construct_trajectories, recovered_step
+    from workbench.run import open_run
+
+    run = open_run(args.run_dir)
+    traj = construct_trajectories(run, args.layer)
+    wide = traj.pivot(index="step", columns="statistic", values="value")
+    band = traj.pivot(index="step", columns="statistic", values="null_median")
+    n = int(len(run.group("constructs").attrs["constructs"]))
+    print(f"constructs of {run.name}, layer {int(traj['layer'].iloc[0])} ({n} constructs; null = median over shuffled labels)")
+    print("step  DAAL  null  congruence  null  recovery  null")
+    for step in wide.index:
+        w, b = wide.loc[step], band.loc[step]
+        print(f"{step:>5} {int(w['domains_recovered']):>3}/{n} {int(b['domains_recovered']):>3}/{n} {w['congruence']:>9.3f} "
+              f"{b['congruence']:>6.3f} {w['recovery']:>8.3f} {b['recovery']:>6.3f}")
+    step = recovered_step(traj, n)
+    print(f"recovered ({n}/{n} domains, congruence >= 0.9, and stays): " + (f"step {step}" if step is not None else "not yet"))
+    print(construct_onsets(run, args.layer, method="delta" if args.fast else "bootstrap").to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="workbench", description="Analyses of recorded Seedling training runs "
                                 "(formulas and citations: docs/analyses.md).")
     p.add_argument("-v", "--verbose", action="store_true", help="log what each analysis does (to stderr)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{report,export,summary}",
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,export,summary,constructs}",
                            parser_class=_OneLineParser)
 
     r = sub.add_parser("report", help="write a self-contained HTML report of one or more runs",
@@ -90,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
     s.add_argument("--fast", action="store_true", help="delta-method CI instead of the (slower) block bootstrap")
     s.set_defaults(func=_summary)
+
+    c = sub.add_parser("constructs", help="print when the item representations acquired their construct structure",
+                       description="Per record of the constructs group: domains recovered (DAAL), mean Tucker congruence and "
+                       "structure recovery, each beside the shuffled-label control's maximum; the step the structure is "
+                       "recovered; onsets with CIs (docs/analyses.md, Psychometric probes).")
+    c.add_argument("run_dir", metavar="RUN_DIR", help="a run directory with a constructs group")
+    c.add_argument("--layer", type=int, default=None, help="layer to read (default: the last)")
+    c.add_argument("--fast", action="store_true", help="delta-method CIs instead of the (slower) block bootstrap")
+    c.set_defaults(func=_constructs)
     return p
 
 

@@ -136,6 +136,8 @@ def run_constants(runs: list[RunData]) -> pd.DataFrame:
 def export_runs(runs: list[RunData], fmt: str, out_dir: str | Path, method: str = "bootstrap") -> list[Path]:
     """Write every table for `runs` (one run, or the seeds of a group) into `out_dir`; return the paths.
 
+    A ``constructs`` group is written as three tables instead: ``constructs`` (every statistic per
+    step, layer and condition), ``constructs_loadings`` and ``constructs_similarity`` (item level).
     Refuses (WorkbenchError, before writing anything) a directory that already holds an export.
     """
     from workbench.export_findings import codebook, findings_tables
@@ -153,7 +155,15 @@ def export_runs(runs: list[RunData], fmt: str, out_dir: str | Path, method: str 
     tables: dict[str, pd.DataFrame] = {"metrics": pd.concat([tidy_metrics(r) for r in runs], ignore_index=True)}
     groups = sorted({g for r in runs for g in r.groups})
     for g in groups:
-        tables[g] = pd.concat([tidy_group(r, g) for r in runs if g in r.groups], ignore_index=True)
+        if g != "constructs":
+            tables[g] = pd.concat([tidy_group(r, g) for r in runs if g in r.groups], ignore_index=True)
+    with_items = [r for r in runs if "constructs" in r.groups]
+    if with_items:  # item-level tables for R (lavaan, psych): loadings and similarities
+        from workbench.constructs import tidy_loadings, tidy_similarities, tidy_statistics
+
+        for name, fn in (("constructs", tidy_statistics), ("constructs_loadings", tidy_loadings),
+                         ("constructs_similarity", tidy_similarities)):
+            tables[name] = pd.concat([fn(r) for r in with_items], ignore_index=True)
     tables["runs"] = run_constants(runs)
     tables.update(findings_tables(runs, method))
     tables["codebook"] = codebook(tables)

@@ -10,7 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from workbench.changepoint import plateaus
-from workbench.circuits import CircuitSummary, circuit_text, induction_circuit
+from workbench.circuits import CircuitSummary, induction_circuit
 from workbench.errors import WorkbenchError
 from workbench.fits import FitResult, fit_exponential, fit_logistic, fit_power_law, rank_fits
 from workbench.heads import PhaseChange, classify_heads, induction_phase_change, role_emergence

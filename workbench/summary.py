@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.changes import heads_that_moved, layer_changes, loss_change
-from workbench.errors import WorkbenchError
 from workbench.circuits import circuit_text
+from workbench.errors import WorkbenchError
 from workbench.findings import Findings, head_scores
 from workbench.fits import WALD_CAVEAT
 from workbench.formatting import fmt_ci, fmt_se

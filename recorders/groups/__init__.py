@@ -10,6 +10,7 @@ from recorders.groups.activations import ActSampleRecorder, ActStatsRecorder
 from recorders.groups.attention import AttnEntropyRecorder, AttnPatternRecorder, HeadScoresRecorder
 from recorders.groups.base import GroupRecorder, RecordContext
 from recorders.groups.circuits import AblationRecorder, CompositionRecorder, DlaRecorder, LogitLensRecorder
+from recorders.groups.constructs import ConstructsRecorder
 from recorders.groups.scalars import LossRecorder, OptimRecorder
 from recorders.groups.weights import GradNormRecorder, MatrixRecorder, UpdateRatioRecorder, WeightNormRecorder
 from recorders.probe import Probe
@@ -18,7 +19,7 @@ __all__ = ["GroupRecorder", "RecordContext", "build_groups"]
 
 
 def build_groups(what: tuple[str, ...], probe: Probe) -> list[GroupRecorder]:
-    """Fresh recorders for the groups in `what` (names from recorders.spec.GROUPS), in that order."""
+    """Fresh recorders for the groups in `what` (names from recorders.spec.GROUPS and OPTIONAL_GROUPS), in that order."""
     makers = {
         "loss": LossRecorder,
         "optim": OptimRecorder,
@@ -35,5 +36,6 @@ def build_groups(what: tuple[str, ...], probe: Probe) -> list[GroupRecorder]:
         "logit_lens": LogitLensRecorder,
         "dla": DlaRecorder,
         "ablation": AblationRecorder,
+        "constructs": lambda: ConstructsRecorder(probe),
     }
     return [makers[g]() for g in what]

@@ -7,7 +7,7 @@
     val = val_batches(data.val, cfg.model.n_ctx, cfg.train.micro_batch_size, cfg.train.eval_batches)
 
 `cfg.data.source`: `builtin` | a .txt/.md/.jsonl file or folder | `hf:NAME[:CONFIG]` |
-`synthetic:induction` | `synthetic:bigram` (options as `synthetic:induction?span=32`). See docs/data.md.
+`synthetic:induction` | `synthetic:bigram` | `synthetic:constructs` (options as `synthetic:induction?span=32`). See docs/data.md.
 """
 
 from seedling.data.errors import DataError

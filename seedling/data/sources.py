@@ -36,7 +36,7 @@ __all__ = ["ACCEPTED_SOURCES", "TEXT_SUFFIXES", "TextSource", "read_text_file", 
 TEXT_SUFFIXES = (".txt", ".md", ".jsonl")
 ACCEPTED_SOURCES = (
     "'builtin', a path to a .txt/.md/.jsonl file or a folder of them, 'hf:NAME[:CONFIG]', "
-    "'synthetic:induction' or 'synthetic:bigram' (options as synthetic:induction?span=32)"
+    "'synthetic:induction', 'synthetic:bigram' or 'synthetic:constructs' (options as synthetic:induction?span=32)"
 )
 # A document separator inside one text file: a blank line, then a line of three or more '='.
 _SEPARATOR = re.compile(r"(?:\A|\n[ \t]*\n)={3,}[ \t]*(?:\n|\Z)")

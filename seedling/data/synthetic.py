@@ -35,6 +35,13 @@ KIND = `bigram` (a planted previous-token dependency):
     (ln vocab + sum_{t=1}^{n_ctx-1} u P^{t-1} h) / n_ctx, with u uniform and h_i the entropy of row i.
     Options (defaults): vocab (256), fanout (4), n (4096), seed (data.split_seed).
 
+KIND = `constructs` (five planted latent constructs; the psychometric probes' test bed):
+    documents of six-word sentences about one person whose adjectives follow the person's pole on
+    each construct; the items of the planted item set are written from the same words (the
+    generator and its truth live in `seedling.data.constructs`). Its tokenizer is a WordLevel over
+    those words, not "t{i}" symbols. Options (defaults): constructs (5), noise (10: percent of
+    adjectives replaced by a random one), n (32768), seed (data.split_seed).
+
 Model size and plan: a synthetic alphabet uses `vocab + 1` token ids. `recommended_overrides(spec)`
 gives `model.d_vocab = vocab + 1` for every kind, which `python -m seedling.train` applies to a new
 run unless the user set that field (with --set, --config or a flag). Why: the output head is tied to
@@ -42,6 +49,7 @@ the token embedding, and with the tiny preset's 2048 rows for a 257-token alphab
 hold the model on the ln(vocab) plateau. `induction` also asks for context 32, batch 32 and a
 1,500-step plan: the time to the induction phase change grows with the square of the context, and
 at context 32 the head forms near step 800 (docs/data.md, "Induction heads on the defaults").
+`constructs` asks for d_vocab = its words + EOT, context 60 (ten sentences) and a 1,500-step plan.
 
 Validation sequences come from the same process with a different stream of random numbers; their
 number is max(2, round(n * data.val_fraction)).
@@ -56,6 +64,14 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer, models, pre_tokenizers
 
+from seedling.data.constructs import (
+    CONSTRUCTS,
+    POLES,
+    construct_tokenizer,
+    construct_words,
+    generate_constructs,
+    planted_items,
+)
 from seedling.data.errors import DataError
 from seedling.tokenizer import EOT
 
@@ -65,15 +81,20 @@ _DEFAULTS: dict[str, dict[str, int | None]] = {
     "induction": {"vocab": 64, "span_min": None, "span_max": None, "span": None, "copies": 2, "skip": 4, "bigram": 4,
                   "mix": 50, "echo": 0, "n": 65536, "seed": None},
     "bigram": {"vocab": 256, "fanout": 4, "n": 4096, "seed": None},
+    "constructs": {"constructs": 5, "noise": 10, "tie": 50, "n": 32768, "seed": None},
 }
 
 
 # Options where 0 is meaningful: no seed offset, no planted dependency, no echo, no skip rows.
-_MAY_BE_ZERO = {"seed", "skip", "bigram", "mix", "echo"}
+_MAY_BE_ZERO = {"seed", "skip", "bigram", "mix", "echo", "noise", "tie"}
 
 # What `induction` asks of the model and plan (see the module docstring); d_vocab is added per spec.
 _INDUCTION_PLAN = {"model.n_ctx": 32, "train.micro_batch_size": 32, "train.max_steps": 1500,
                    "train.eval_every": 100, "train.checkpoint_every": 250}
+# What `constructs` asks for: ten six-word sentences per document, and a plan in which the planted
+# factors are recovered (docs/data.md, "Planted constructs").
+_CONSTRUCTS_PLAN = {"model.n_ctx": 60, "train.micro_batch_size": 32, "train.max_steps": 1500,
+                    "train.eval_every": 100, "train.checkpoint_every": 100}
 
 
 @dataclass
@@ -114,6 +135,9 @@ def recommended_overrides(spec: str) -> dict[str, int]:
     """Config fields a synthetic source asks for: `model.d_vocab = vocab + 1` (the alphabet and EOT),
     and for `induction` the context and plan in which its head forms (module docstring)."""
     kind, options = parse_synthetic(spec)
+    if kind == "constructs":
+        n_words = len(construct_words(options.get("constructs", 5)))
+        return {"model.d_vocab": n_words + 1, **_CONSTRUCTS_PLAN}
     vocab = options.get("vocab", _DEFAULTS[kind]["vocab"])
     plan = _INDUCTION_PLAN if kind == "induction" else {}
     return {"model.d_vocab": int(vocab) + 1, **plan}
@@ -133,6 +157,8 @@ def generate_synthetic(spec: str, n_ctx: int, d_vocab: int, val_fraction: float,
     kind, options = parse_synthetic(spec)
     p: dict[str, Any] = {k: v for k, v in _DEFAULTS[kind].items()} | options
     p["seed"] = split_seed if p["seed"] is None else p["seed"]
+    if kind == "constructs":
+        return _constructs_corpus(spec, p, n_ctx, d_vocab, val_fraction)
     if p["vocab"] + 1 > d_vocab:
         raise DataError(f"{spec}: alphabet of {p['vocab']} symbols + EOT = {p['vocab'] + 1} tokens exceeds model.d_vocab={d_vocab}; "
                         f"lower vocab (e.g. {spec.partition('?')[0]}?vocab={d_vocab - 1}) or raise model.d_vocab")
@@ -165,6 +191,25 @@ def generate_synthetic(spec: str, n_ctx: int, d_vocab: int, val_fraction: float,
     eot = p["vocab"]
     return SyntheticCorpus(kind, p, _with_eot(train, eot), _with_eot(val, eot), symbol_tokenizer(p["vocab"]), eot,
                            (p["n"], n_val), truth)
+
+
+def _constructs_corpus(spec: str, p: dict[str, Any], n_ctx: int, d_vocab: int, val_fraction: float) -> SyntheticCorpus:
+    """`synthetic:constructs` (seedling.data.constructs): five planted constructs, items from their words."""
+    if not 1 <= p["constructs"] <= len(CONSTRUCTS) or max(p["noise"], p["tie"]) > 100:
+        raise DataError(f"{spec}: need 1 <= constructs <= {len(CONSTRUCTS)}, and noise and tie percentages 0..100; "
+                        f"got constructs={p['constructs']}, noise={p['noise']}, tie={p['tie']}")
+    tok = construct_tokenizer(p["constructs"])
+    if tok.get_vocab_size() > d_vocab:
+        raise DataError(f"{spec}: {tok.get_vocab_size()} words + EOT exceed model.d_vocab={d_vocab}; raise model.d_vocab")
+    n_val = max(2, round(p["n"] * val_fraction))
+    train_rng, val_rng = (np.random.default_rng([p["seed"], i]) for i in range(2))
+    train, val = (generate_constructs(rng, n, n_ctx, p["constructs"], p["noise"] / 100, p["tie"] / 100)
+                  for rng, n in ((train_rng, p["n"]), (val_rng, n_val)))
+    eot = tok.get_vocab_size() - 1
+    names = CONSTRUCTS[:p["constructs"]]
+    truth = {"constructs": list(names), "poles": {c: [list(w) for w in POLES[c]] for c in names},
+             "items": planted_items(p["constructs"])}
+    return SyntheticCorpus("constructs", p, _with_eot(train, eot), _with_eot(val, eot), tok, eot, (p["n"], n_val), truth)
 
 
 def _with_eot(seqs: np.ndarray, eot: int) -> np.ndarray:

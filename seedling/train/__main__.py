@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config field, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--data", metavar="SOURCE", help="data source (data.source): builtin, a file or folder path, "
-                   "hf:NAME, synthetic:induction or synthetic:bigram")
+                   "hf:NAME, synthetic:induction, synthetic:bigram or synthetic:constructs")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (created if missing)")
     p.add_argument("--max-steps", type=int, metavar="N", help="the plan has N optimizer steps")
     p.add_argument("--max-tokens", type=int, metavar="N", help="plan length as a token budget (unsets max-steps)")
