@@ -79,7 +79,7 @@ def replay(
     for bad input (nothing written) and StoreError for a store it cannot write.
     """
     from seedling.run import list_checkpoints, load_run  # torch and the model load only for a replay
-    from seedling.train.checkpoint import CheckpointError
+    from seedling.train.checkpoint_io import CheckpointError
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -160,7 +160,11 @@ def _run_record(url: str) -> tuple[RecordSpec, Probe | None]:
 
 def _check_groups(what: tuple[str, ...], probe: Probe, spec: RecordSpec | None) -> tuple[str, ...]:
     """The groups to replay in canonical order; ReplayError for unreplayable or training-owned ones."""
-    replayable = [g.group for g in build_groups(GROUPS, probe) if g.replayable]
+    # constructs can only be built with an item set in the probe (it is attached when asked for)
+    buildable = tuple(g for g in GROUPS if g != "constructs" or probe.items is not None)
+    replayable = [g.group for g in build_groups(buildable, probe) if g.replayable]
+    if "constructs" in what and probe.items is None:
+        raise ReplayError("constructs needs the run's item set; give --what constructs on a run with a tokenizer.json")
     stuck = [g for g in what if g not in replayable]
     if stuck:
         raise ReplayError(f"group(s) {','.join(stuck)} need the training step itself (gradients, loss or learning "

@@ -21,7 +21,7 @@ from recorders.groups import build_groups
 from recorders.groups.activations import residual_sites, stats_sites
 from recorders.metrics.weights import HEAD_MATRICES, MATRICES
 from recorders.probe import Probe
-from recorders.spec import GROUPS
+from recorders.spec import DEFAULT_GROUPS
 from recorders.store import StoreError, StoreWriter
 from recorders.synthetic_plants import Planted, sigmoid
 
@@ -97,7 +97,7 @@ def make_synthetic_store(
 
     # ---- variables, coordinates and attributes: the recorders' own descriptions ---------------------------
     model = _shape_model(L, H, d_model, T, d_vocab)
-    groups = build_groups(GROUPS, probe)
+    groups = build_groups(DEFAULT_GROUPS, probe)  # the opt-in groups need inputs the synthetic store has no model for
     metas = {g.group: g.variables(model, probe) for g in groups}
     coords = {g.group: g.coords(model, probe) for g in groups}
     group_attrs = {g.group: g.group_attrs(probe) for g in groups}
