@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from recorders.store_checks import check_dim_sizes, check_dims, complete_coords, meta_for
 from recorders.store_disk import GroupInfo, ZarrSide, open_root, remove_partial_files
 from recorders.store_schema import (
     DIMENSIONS,
-    INDEX_DIMENSIONS,
     SCHEMA_VERSION,
     Coord,
     StoreError,
@@ -226,11 +226,11 @@ class StoreWriter:
         arrays: dict[str, np.ndarray] = {}
         for var, value in values.items():
             check_name("variable", var)
-            m = _meta_for(group, var, meta)
+            m = meta_for(group, var, meta)
             arr = np.array(value, dtype=m.numpy_dtype)
-            _check_dims(group, var, arr.shape, m)
+            check_dims(group, var, arr.shape, m)
             arrays[var] = arr
-        _check_dim_sizes(group, {v: (a.shape, meta[v]) for v, a in arrays.items()})
+        check_dim_sizes(group, {v: (a.shape, meta[v]) for v, a in arrays.items()})
         self._call(lambda: self._disk.write_static(group, arrays, meta, attrs or {}))
 
     def close(self) -> None:
@@ -266,14 +266,14 @@ class StoreWriter:
         specs: dict[str, tuple[tuple[int, ...], VarMeta]] = {}
         for var, value in values.items():
             check_name("variable", var)
-            m = _meta_for(group, var, meta)
+            m = meta_for(group, var, meta)
             if m.dtype == "str":
                 raise StoreError(f"append({group!r}): {var} has dtype 'str', which only static groups accept")
             shape = np.shape(value)
-            _check_dims(group, var, shape, m)
+            check_dims(group, var, shape, m)
             specs[var] = (shape, m)
-        _check_dim_sizes(group, specs)
-        coords = _complete_coords(group, specs, coords)
+        check_dim_sizes(group, specs)
+        coords = complete_coords(group, specs, coords)
         state = _Group(shapes={v: s for v, (s, _m) in specs.items()}, dtypes={v: m.numpy_dtype for v, (_s, m) in specs.items()})
         self._groups[group] = state
         block = self.block_size
@@ -360,58 +360,3 @@ class StoreWriter:
         if self._closed:
             raise StoreError(f"record store {self.url}: the writer is closed; open a new StoreWriter to write more")
         self._raise_if_failed()
-
-
-def _meta_for(group: str, var: str, meta: Mapping[str, VarMeta]) -> VarMeta:
-    m = meta.get(var)
-    if not isinstance(m, VarMeta):
-        raise StoreError(f"{group}/{var}: meta has no VarMeta for this variable (got {m!r}); give one per variable")
-    return m
-
-
-def _check_dims(group: str, var: str, shape: tuple[int, ...], meta: VarMeta) -> None:
-    if len(shape) != len(meta.dims):
-        raise StoreError(
-            f"{group}/{var}: value has shape {shape} ({len(shape)} axes) but VarMeta dims {meta.dims} name {len(meta.dims)}"
-        )
-
-
-def _check_dim_sizes(group: str, specs: Mapping[str, tuple[tuple[int, ...], VarMeta]]) -> None:
-    """Within a group each dimension name has one size, or xarray could not open the group."""
-    seen: dict[str, tuple[int, str]] = {}
-    for var, (shape, meta) in specs.items():
-        for dim, size in zip(meta.dims, shape):
-            if dim in seen and seen[dim][0] != size:
-                raise StoreError(
-                    f"group {group!r}: dimension {dim!r} has size {size} in {var} but {seen[dim][0]} in {seen[dim][1]}; "
-                    "use one size per dimension name within a group"
-                )
-            seen.setdefault(dim, (size, var))
-
-
-def _complete_coords(
-    group: str, specs: Mapping[str, tuple[tuple[int, ...], VarMeta]], coords: Mapping[str, Coord]
-) -> dict[str, Coord]:
-    """Check `coords` against the group's dimensions and add 0..n-1 for index dimensions left without one."""
-    sizes = {dim: size for shape, m in specs.values() for dim, size in zip(m.dims, shape)}
-    out: dict[str, Coord] = {}
-    for name, coord in coords.items():
-        check_name("coordinate", name)
-        if not isinstance(coord, Coord):
-            raise StoreError(f"group {group!r}: coordinate {name!r} must be a Coord, got {type(coord).__name__}")
-        if name in specs:
-            raise StoreError(f"group {group!r}: {name!r} is both a variable and a coordinate; rename one")
-        if name in sizes and name != coord.dim:  # xarray could not index that dimension
-            raise StoreError(f"group {group!r}: coordinate {name!r} runs along {coord.dim!r}, but {name!r} is also a "
-                             "dimension of the group; a coordinate named like one of the group's dimensions must label it")
-        if coord.dim not in sizes:
-            raise StoreError(f"group {group!r}: coordinate {name!r} labels {coord.dim!r}, which no variable has; "
-                             f"dimensions of the group: {', '.join(sizes) or 'none'}")
-        if len(coord.values) != sizes[coord.dim]:
-            raise StoreError(f"group {group!r}: coordinate {name!r} has {len(coord.values)} values but dimension "
-                             f"{coord.dim!r} has size {sizes[coord.dim]}")
-        out[name] = coord
-    for dim in INDEX_DIMENSIONS:
-        if dim in sizes and dim not in out:
-            out[dim] = Coord(dim, np.arange(sizes[dim]), f"{dim.replace('_', ' ')} index")
-    return out
